@@ -1,0 +1,144 @@
+#include "engine-api/request.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "engine-api/errors.h"
+#include "engine-api/server_priv.h"
+#include "lib/alloc.h"
+#include "lib/jsonx.h"
+#include "lib/log.h"
+
+void api_req_ref(struct api_req *req)
+{
+	req->refs++;
+}
+
+void api_req_unref(struct api_req *req)
+{
+	if (--req->refs == 0)
+		api_req_destroy(req);
+}
+
+const char *api_query(struct api_req *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+					   key);
+}
+
+bool api_parse_bool(const char *value)
+{
+	static const char *const falsy[] = {"", "0", "no", "false", "none"};
+	char low[16];
+	size_t n = 0;
+
+	if (value == NULL)
+		return false;
+	while (isspace((unsigned char)*value))
+		value++;
+	while (value[n] != '\0' && n < sizeof(low) - 1) {
+		low[n] = (char)tolower((unsigned char)value[n]);
+		n++;
+	}
+	while (n > 0 && isspace((unsigned char)low[n - 1]))
+		n--;
+	low[n] = '\0';
+	for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++)
+		if (strcmp(low, falsy[i]) == 0)
+			return false;
+	return true;
+}
+
+bool api_query_bool(struct api_req *req, const char *key)
+{
+	return api_parse_bool(api_query(req, key));
+}
+
+const char *api_header(struct api_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct json_object *api_req_json(struct api_req *req, struct sw_err *err)
+{
+	return jsonx_parse(req->body.data ? req->body.data : "",
+			   req->body.len, err);
+}
+
+/* Installs a ready response as the request's answer. */
+static void set_response(struct api_req *req, unsigned status,
+			 struct MHD_Response *r)
+{
+	if (req->response != NULL || req->closed) {
+		MHD_destroy_response(r);
+		return;
+	}
+	api_add_common_headers(r);
+	req->response = r;
+	req->status = status;
+	log_debug("api: %s -> %u", req->path, status);
+	api_server_answered(req->srv, req);
+}
+
+static void reply_bytes(struct api_req *req, unsigned status,
+			const char *content_type, char *body, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		len, body, MHD_RESPMEM_MUST_FREE);
+
+	if (content_type != NULL)
+		MHD_add_response_header(r, "Content-Type", content_type);
+	set_response(req, status, r);
+}
+
+void api_reply_json(struct api_req *req, unsigned status,
+		    struct json_object *body)
+{
+	size_t len;
+	char *text = jsonx_to_body(body, &len);
+
+	json_object_put(body);
+	reply_bytes(req, status, "application/json", text, len);
+}
+
+void api_reply_empty(struct api_req *req, unsigned status)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+
+	set_response(req, status, r);
+}
+
+void api_reply_text(struct api_req *req, unsigned status,
+		    const char *content_type, const char *text)
+{
+	reply_bytes(req, status, content_type, xstrdup(text), strlen(text));
+}
+
+void api_reply_error(struct api_req *req, const struct sw_err *err)
+{
+	size_t len;
+	char *body = api_error_body(err->msg, &len);
+
+	reply_bytes(req, api_error_status(err), "application/json", body,
+		    len);
+}
+
+void api_reply_errorf(struct api_req *req, enum sw_errkind kind,
+		      const char *fmt, ...)
+{
+	struct sw_err err;
+	va_list ap;
+
+	sw_err_clear(&err);
+	err.kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+	va_end(ap);
+	api_reply_error(req, &err);
+}

@@ -1,0 +1,201 @@
+#include "lib/jsonx.h"
+
+#include <string.h>
+
+#include "lib/alloc.h"
+
+enum { JSONX_MAX_DEPTH = 64 };
+
+static bool only_space(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+		    p[i] != '\n')
+			return false;
+	return true;
+}
+
+struct json_object *jsonx_parse(const char *text, size_t len,
+				struct sw_err *err)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t used;
+
+	if (len == 0 || only_space(text, len)) {
+		sw_err_set(err, SW_EINVALID, "unexpected EOF");
+		return NULL;
+	}
+	tok = json_tokener_new_ex(JSONX_MAX_DEPTH);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+					    JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue) {
+		/* A bare number needs the terminating NUL to finish. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		if (jerr == json_tokener_continue) {
+			json_tokener_free(tok);
+			sw_err_set(err, SW_EINVALID, "unexpected EOF");
+			return NULL;
+		}
+	}
+	used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success) {
+		json_object_put(obj);
+		sw_err_set(err, SW_EINVALID, "invalid character in JSON: %s",
+			   json_tokener_error_desc(jerr));
+		return NULL;
+	}
+	if (used < len && !only_space(text + used, len - used)) {
+		json_object_put(obj);
+		sw_err_set(err, SW_EINVALID,
+			   "invalid character after top-level value");
+		return NULL;
+	}
+	return obj;
+}
+
+/* Looks key up; returns the value or NULL for absent/null. */
+static struct json_object *lookup(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+static int wrong_type(struct sw_err *err, const char *key, const char *want)
+{
+	sw_err_set(err, SW_EINVALID,
+		   "json: cannot unmarshal value into field %s of type %s",
+		   key, want);
+	return -1;
+}
+
+int jsonx_get_string(struct json_object *obj, const char *key,
+		     const char **out, struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return wrong_type(err, key, "string");
+	*out = json_object_get_string(v);
+	return 1;
+}
+
+int jsonx_get_bool(struct json_object *obj, const char *key, bool *out,
+		   struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return wrong_type(err, key, "bool");
+	*out = json_object_get_boolean(v);
+	return 1;
+}
+
+int jsonx_get_int64(struct json_object *obj, const char *key, int64_t *out,
+		    struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return wrong_type(err, key, "int64");
+	*out = json_object_get_int64(v);
+	return 1;
+}
+
+int jsonx_get_uint64(struct json_object *obj, const char *key, uint64_t *out,
+		     struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int) ||
+	    (json_object_get_int64(v) < 0 &&
+	     json_object_get_uint64(v) == 0))
+		return wrong_type(err, key, "uint64");
+	*out = json_object_get_uint64(v);
+	return 1;
+}
+
+int jsonx_get_object(struct json_object *obj, const char *key,
+		     struct json_object **out, struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return wrong_type(err, key, "object");
+	*out = v;
+	return 1;
+}
+
+int jsonx_get_array(struct json_object *obj, const char *key,
+		    struct json_object **out, struct sw_err *err)
+{
+	struct json_object *v = lookup(obj, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_array))
+		return wrong_type(err, key, "array");
+	*out = v;
+	return 1;
+}
+
+char *jsonx_to_body(struct json_object *obj, size_t *len)
+{
+	const char *s = json_object_to_json_string_ext(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n = strlen(s);
+	char *out = xmalloc(n + 2);
+
+	memcpy(out, s, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return out;
+}
+
+void jsonx_add(struct json_object *obj, const char *key,
+	       struct json_object *value)
+{
+	if (json_object_object_add(obj, key, value) != 0) {
+		json_object_put(value);
+		return;
+	}
+}
+
+void jsonx_add_string(struct json_object *obj, const char *key,
+		      const char *value)
+{
+	jsonx_add(obj, key,
+		  value != NULL ? json_object_new_string(value) : NULL);
+}
+
+void jsonx_add_int64(struct json_object *obj, const char *key, int64_t value)
+{
+	jsonx_add(obj, key, json_object_new_int64(value));
+}
+
+void jsonx_add_bool(struct json_object *obj, const char *key, bool value)
+{
+	jsonx_add(obj, key, json_object_new_boolean(value));
+}
