@@ -1,0 +1,301 @@
+"""Test harness: real swarmd nodes, real containerd, the real docker CLIs.
+
+Every process a test starts is recorded by PID and stopped by PID, even when
+the test fails. Nothing here kills by name.
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SWARMD = os.environ.get("SWARMD_BIN", os.path.join(REPO, "build", "swarmd"))
+CLI28 = "/usr/local/bin/docker"
+CLI20 = "/usr/bin/docker"
+CLIS = [c for c in (CLI28, CLI20) if os.access(c, os.X_OK)]
+
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as gone.
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def kill_pid(pid, timeout=10):
+    """SIGTERM, then SIGKILL after timeout; only the PID given."""
+    if pid is None or not pid_alive(pid):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not wait_gone(pid, timeout):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        wait_gone(pid, 5)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a unix socket, for raw Engine API checks."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.body[:200])
+
+
+class Node:
+    """One swarmd (and, by default, the containerd it manages)."""
+
+    def __init__(self, root, name, addr, containerd=None, extra_args=None):
+        self.name = name
+        self.addr = addr
+        self.dir = os.path.join(root, name)
+        self.data_root = os.path.join(self.dir, "data")
+        self.exec_root = os.path.join(self.dir, "exec")
+        self.sock = os.path.join(self.dir, "swarmd.sock")
+        self.log_path = os.path.join(self.dir, "swarmd.log")
+        self.containerd = containerd
+        self.extra_args = list(extra_args or [])
+        self.proc = None
+        self.pids = set()
+        self.docker_config = os.path.join(self.dir, "cliconf")
+        os.makedirs(self.docker_config, exist_ok=True)
+
+    # -- lifecycle -----------------------------------------------------
+    def args(self):
+        a = [SWARMD, "-H", "unix://" + self.sock, "--data-root", self.data_root,
+             "--exec-root", self.exec_root, "--log-level", "debug"]
+        if self.containerd:
+            a += ["--containerd", self.containerd]
+        return a + self.extra_args
+
+    def start(self, wait=True):
+        env = dict(os.environ, **SANITIZER_ENV)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log,
+                                     env=env, start_new_session=True)
+        self.pids.add(self.proc.pid)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=60):
+        """Until the API answers and the managed containerd has its pause image."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError("swarmd exited with %s:\n%s" % (self.proc.returncode, self.logtext()))
+            try:
+                if self.request("GET", "/_ping").status == 200 and self.containerd_ready():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("swarmd not ready:\n" + self.logtext())
+
+    def containerd_ready(self):
+        if self.containerd:
+            return True
+        pid = self.containerd_pid()
+        if pid:
+            self.pids.add(pid)
+        return b"containerd ready" in open(self.log_path, "rb").read()
+
+    def containerd_pid(self):
+        try:
+            with open(os.path.join(self.exec_root, "containerd", "containerd.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def containerd_sock(self):
+        return self.containerd or os.path.join(self.exec_root, "containerd", "containerd.sock")
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait; returns swarmd's exit code (None if killed)."""
+        if self.proc is None:
+            return None
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        else:
+            rc = self.proc.returncode
+        self.log.close()
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        self.proc = None
+
+    def cleanup(self):
+        """Stops everything this node started, by PID."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+        for pid in sorted(self.pids):
+            kill_pid(pid)
+        cpid = self.containerd_pid()
+        if cpid and not self.containerd:
+            kill_pid(cpid)
+
+    def logtext(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+    # -- clients -------------------------------------------------------
+    def docker(self, *args, cli=CLI28, check=False, timeout=120, input=None):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DOCKER_API_VERSION", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY")}
+        env["DOCKER_HOST"] = "unix://" + self.sock
+        env["DOCKER_CONFIG"] = self.docker_config
+        p = subprocess.run([cli] + list(args), capture_output=True, text=True,
+                           env=env, timeout=timeout, input=input)
+        if check and p.returncode != 0:
+            raise AssertionError("docker %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def request(self, method, path, body=None, headers=None, conn=None):
+        own = conn is None
+        conn = conn or UnixHTTPConnection(self.sock)
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            hdrs.setdefault("Content-Type", "application/json")
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.headers, data)
+        finally:
+            if own:
+                conn.close()
+
+
+class Cluster:
+    """The nodes of one test; gives each its own 127.0.0.x address."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="swt.", dir="/tmp")
+        self.nodes = []
+        self.extra_pids = set()
+
+    def node(self, name=None, containerd=None, extra_args=None, start=True):
+        idx = len(self.nodes) + 1
+        n = Node(self.root, name or "n%d" % idx, "127.0.0.%d" % (10 + idx),
+                 containerd=containerd, extra_args=extra_args)
+        self.nodes.append(n)
+        if start:
+            n.start()
+        return n
+
+    def cleanup(self):
+        for n in self.nodes:
+            n.cleanup()
+        for pid in self.extra_pids:
+            kill_pid(pid)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_containerd(root, cluster):
+    """A private containerd for --containerd tests (not swarmd-managed)."""
+    d = os.path.join(root, "ctd")
+    os.makedirs(os.path.join(d, "cni"), exist_ok=True)
+    sock = os.path.join(d, "c.sock")
+    cfg = os.path.join(d, "config.toml")
+    with open(cfg, "w") as f:
+        f.write("""version = 2
+root = "%(d)s/root"
+state = "%(d)s/state"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "%(s)s"
+[ttrpc]
+  address = "%(s)s.ttrpc"
+[plugins."io.containerd.internal.v1.opt"]
+  path = "%(d)s/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "swarmd.local/pause:1"
+  restrict_oom_score_adj = true
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      BinaryName = "/usr/sbin/runc"
+      Root = "%(d)s/runc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "%(d)s/cni"
+""" % {"d": d, "s": sock})
+    log = open(os.path.join(d, "containerd.log"), "ab")
+    p = subprocess.Popen(["containerd", "--config", cfg], stdout=log, stderr=log,
+                         start_new_session=True)
+    cluster.extra_pids.add(p.pid)
+    end = time.time() + 20
+    while time.time() < end and not os.path.exists(sock):
+        time.sleep(0.05)
+    assert os.path.exists(sock), "private containerd did not start"
+    return sock, p.pid
+
+
+def ctr(sock, *args):
+    return subprocess.run(["ctr", "--address", sock, "--namespace", "k8s.io"] + list(args),
+                          capture_output=True, text=True, timeout=60)
