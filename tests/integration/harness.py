@@ -299,3 +299,52 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 def ctr(sock, *args):
     return subprocess.run(["ctr", "--address", sock, "--namespace", "k8s.io"] + list(args),
                           capture_output=True, text=True, timeout=60)
+
+
+class RefDockerd:
+    """The reference engine (Debian's dockerd 20.10) with its own private
+    containerd, for fidelity tests that diff its answers against swarmd's."""
+
+    def __init__(self, cluster, name="ref"):
+        self.cluster = cluster
+        self.dir = os.path.join(cluster.root, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "docker.sock")
+        self.docker_config = os.path.join(self.dir, "cliconf")
+        os.makedirs(self.docker_config, exist_ok=True)
+        self.proc = None
+
+    @staticmethod
+    def available():
+        return os.access("/usr/sbin/dockerd", os.X_OK)
+
+    def start(self):
+        ctd_sock, _ = start_containerd(self.dir, self.cluster)
+        log = open(os.path.join(self.dir, "dockerd.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/dockerd", "-H", "unix://" + self.sock,
+             "--data-root", os.path.join(self.dir, "data"),
+             "--exec-root", os.path.join(self.dir, "exec"),
+             "--pidfile", os.path.join(self.dir, "dockerd.pid"),
+             "--containerd", ctd_sock, "--iptables=false", "--bridge=none"],
+            stdout=log, stderr=log, start_new_session=True)
+        self.cluster.extra_pids.add(self.proc.pid)
+        end = time.time() + 60
+        while time.time() < end:
+            try:
+                if self.request("GET", "/_ping").status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("reference dockerd did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            kill_pid(self.proc.pid, 30)
+            self.proc = None
+        # dockerd's swarm mode leaves this bridge behind (see REFERENCE-DOCKERD.md).
+        subprocess.run(["ip", "link", "del", "docker_gwbridge"], capture_output=True)
+
+    docker = Node.docker
+    request = Node.request
