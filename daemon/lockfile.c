@@ -42,8 +42,9 @@ int lockfile_acquire(const char *data_root, struct sw_err *err)
 	free(path);
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		sw_err_sys(err, errno, "writing the lock file");
 		close(fd);
-		return sw_err_sys(err, errno, "writing the lock file");
+		return -1;
 	}
 	return fd;
 }

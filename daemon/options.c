@@ -171,15 +171,27 @@ static int parse_flags(struct options *o, int argc, char **argv,
 {
 	int c;
 
-	optind = 1;
+	optind = 0; /* glibc: full reset, including a half-read "-abc" */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "H:l:p:Dvh", long_opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":H:l:p:Dvh", long_opts, NULL)) !=
 	       -1) {
-		if (c == '?' || c == ':')
+		const char *arg = argv[optind - 1];
+
+		if (c == ':')
 			return sw_err_set(err, SW_EINVALID,
-					  "unknown flag or missing value: %s; "
-					  "see 'swarmd --help'",
-					  argv[optind - 1]);
+					  "flag needs an argument: %s; see "
+					  "'swarmd --help'",
+					  arg);
+		if (c == '?' && optopt != 0)
+			return sw_err_set(err, SW_EINVALID,
+					  "unknown shorthand flag: '%c'; see "
+					  "'swarmd --help'",
+					  optopt);
+		if (c == '?')
+			return sw_err_set(err, SW_EINVALID,
+					  "unknown flag: %s; see 'swarmd "
+					  "--help'",
+					  arg);
 		if (apply_flag(o, c, optarg, err) != 0)
 			return -1;
 	}

@@ -27,8 +27,9 @@ static int read_values(struct filter_entry *e, struct json_object *v,
 					err, SW_EINVALID,
 					"json: cannot unmarshal into Go value "
 					"of type bool");
-			if (json_object_get_boolean(flag))
-				add_value(e, val);
+			/* moby's filters.Args keeps a value whatever its
+			 * flag says; so do we. */
+			add_value(e, val);
 		}
 		return 0;
 	}

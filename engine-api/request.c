@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -34,22 +35,18 @@ const char *api_query(struct api_req *req, const char *key)
 bool api_parse_bool(const char *value)
 {
 	static const char *const falsy[] = {"", "0", "no", "false", "none"};
-	char low[16];
-	size_t n = 0;
+	size_t n;
 
 	if (value == NULL)
 		return false;
 	while (isspace((unsigned char)*value))
 		value++;
-	while (value[n] != '\0' && n < sizeof(low) - 1) {
-		low[n] = (char)tolower((unsigned char)value[n]);
-		n++;
-	}
-	while (n > 0 && isspace((unsigned char)low[n - 1]))
+	n = strlen(value);
+	while (n > 0 && isspace((unsigned char)value[n - 1]))
 		n--;
-	low[n] = '\0';
 	for (size_t i = 0; i < sizeof(falsy) / sizeof(falsy[0]); i++)
-		if (strcmp(low, falsy[i]) == 0)
+		if (strlen(falsy[i]) == n &&
+		    strncasecmp(value, falsy[i], n) == 0)
 			return false;
 	return true;
 }

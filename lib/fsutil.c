@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 
 #include "lib/alloc.h"
@@ -21,8 +22,14 @@ int fsutil_mkdir_p(const char *path, unsigned mode, struct sw_err *err)
 			rc = sw_err_sys(err, errno, "mkdir %s", copy);
 		*p = '/';
 	}
-	if (rc == 0 && mkdir(copy, mode) == -1 && errno != EEXIST)
-		rc = sw_err_sys(err, errno, "mkdir %s", copy);
+	if (rc == 0 && mkdir(copy, mode) == -1) {
+		struct stat st;
+
+		if (errno != EEXIST || stat(copy, &st) == -1)
+			rc = sw_err_sys(err, errno, "mkdir %s", copy);
+		else if (!S_ISDIR(st.st_mode))
+			rc = sw_err_sys(err, ENOTDIR, "mkdir %s", copy);
+	}
 	free(copy);
 	return rc;
 }
@@ -64,6 +71,29 @@ int fsutil_read_file(const char *path, size_t max, struct buf *b,
 		}
 		buf_append(b, chunk, n);
 	}
+	if (ferror(f)) {
+		int e = errno;
+
+		fclose(f);
+		return sw_err_sys(err, e, "reading %s", path);
+	}
 	fclose(f);
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	return remove(path);
+}
+
+int fsutil_remove_all(const char *path, struct sw_err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : sw_err_sys(err, errno, "%s", path);
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return sw_err_sys(err, errno, "removing %s", path);
 	return 0;
 }

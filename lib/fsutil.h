@@ -19,4 +19,7 @@ int fsutil_write_file(const char *path, const char *text, struct sw_err *err);
 int fsutil_read_file(const char *path, size_t max, struct buf *b,
 		     struct sw_err *err);
 
+/* rm -rf path (no error when it does not exist). */
+int fsutil_remove_all(const char *path, struct sw_err *err);
+
 #endif

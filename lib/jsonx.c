@@ -15,6 +15,35 @@ static bool only_space(const char *p, size_t n)
 	return true;
 }
 
+/* json-c's strict mode still takes single-quoted object keys and raw
+ * control characters in strings; Go's decoder refuses both. */
+static int check_lexical(const char *p, size_t n, struct sw_err *err)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			else if (c < 0x20)
+				return sw_err_set(err, SW_EINVALID,
+						  "invalid character in string "
+						  "literal");
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '\'') {
+			return sw_err_set(err, SW_EINVALID,
+					  "invalid character '\\'' looking "
+					  "for beginning of value");
+		}
+	}
+	return 0;
+}
+
 struct json_object *jsonx_parse(const char *text, size_t len,
 				struct sw_err *err)
 {
@@ -27,22 +56,28 @@ struct json_object *jsonx_parse(const char *text, size_t len,
 		sw_err_set(err, SW_EINVALID, "unexpected EOF");
 		return NULL;
 	}
+	if (check_lexical(text, len, err) != 0)
+		return NULL;
 	tok = json_tokener_new_ex(JSONX_MAX_DEPTH);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 					    JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
+	used = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
-		/* A bare number needs the terminating NUL to finish. */
+		/* All len bytes were consumed; a bare number or literal needs
+		 * the terminating NUL to finish. */
 		obj = json_tokener_parse_ex(tok, "", 1);
 		jerr = json_tokener_get_error(tok);
-		if (jerr == json_tokener_continue) {
+		used = len;
+		if (jerr == json_tokener_continue ||
+		    jerr == json_tokener_error_parse_eof) {
+			json_object_put(obj);
 			json_tokener_free(tok);
 			sw_err_set(err, SW_EINVALID, "unexpected EOF");
 			return NULL;
 		}
 	}
-	used = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
@@ -112,7 +147,9 @@ int jsonx_get_int64(struct json_object *obj, const char *key, int64_t *out,
 
 	if (v == NULL)
 		return 0;
-	if (!json_object_is_type(v, json_type_int))
+	if (!json_object_is_type(v, json_type_int) ||
+	    (json_object_get_int64(v) == INT64_MAX &&
+	     json_object_get_uint64(v) > (uint64_t)INT64_MAX))
 		return wrong_type(err, key, "int64");
 	*out = json_object_get_int64(v);
 	return 1;

@@ -1,0 +1,43 @@
+/* Docker's Swarm spec: defaults, the merge rule of init and update, and the
+ * typed values the orchestrator acts on. */
+#ifndef SW_API_CODEC_SWARM_H
+#define SW_API_CODEC_SWARM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "lib/err.h"
+
+/* The spec SwarmKit starts a cluster with (new reference). */
+struct json_object *codec_swarm_default_spec(void);
+
+/* Merges a client's spec into base (borrowed), as dockerd does for both
+ * init (onto the defaults) and update (onto the current spec): a member
+ * that is absent, null or zero keeps base's value; Labels replace only when
+ * non-empty; EncryptionConfig.AutoLockManagers and CAConfig.ForceRotate
+ * always come from the body. Returns a new normalized spec, or NULL with
+ * err set (400) when a member has the wrong type. */
+struct json_object *codec_swarm_merge(struct json_object *base,
+				      struct json_object *req,
+				      struct sw_err *err);
+
+/* The typed values of a normalized spec. */
+struct swarm_spec_values {
+	int64_t task_history_limit;
+	uint64_t snapshot_interval;
+	uint32_t election_tick;
+	uint32_t heartbeat_tick;
+	int64_t heartbeat_period_ns;
+	int64_t node_cert_expiry_ns;
+	bool autolock;
+};
+
+void codec_swarm_values(struct json_object *spec,
+			struct swarm_spec_values *out);
+
+/* Sets EncryptionConfig.AutoLockManagers in a normalized spec. */
+void codec_swarm_set_autolock(struct json_object *spec, bool on);
+
+#endif

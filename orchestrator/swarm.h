@@ -1,0 +1,142 @@
+/* This node's membership in a swarm: init, restart, leave, and the writes
+ * the API makes to the cluster and node objects. It owns the store, the
+ * consensus instance, and the node's certificate under data-root/swarm.
+ *
+ * States follow Docker's LocalNodeState: inactive (no swarm), pending
+ * (init in progress), active, error. Writes are raft proposals; their
+ * callbacks fire once the change is committed and applied here, so a read
+ * after the callback sees it. */
+#ifndef SW_ORCH_SWARM_H
+#define SW_ORCH_SWARM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "lib/err.h"
+#include "orchestrator/objects.pb-c.h"
+#include "orchestrator/store.h"
+
+enum swarm_state {
+	SWARM_INACTIVE = 1,
+	SWARM_PENDING,
+	SWARM_ACTIVE,
+	SWARM_ERROR,
+};
+
+/* The raft tick: Spec.Raft ElectionTick and HeartbeatTick count these. */
+#define SWARM_TICK_MS 200
+
+/* Facts about this node that go into its Description. */
+struct swarm_host {
+	char hostname[256];
+	char os[32];
+	char arch[64];
+	int64_t nano_cpus;
+	int64_t memory_bytes;
+	char engine_version[64];
+};
+
+/* The typed values of a cluster spec (engine-api's codec fills them). */
+struct swarm_spec_values {
+	int64_t task_history_limit;
+	uint64_t snapshot_interval;
+	uint32_t election_tick;
+	uint32_t heartbeat_tick;
+	int64_t heartbeat_period_ns;
+	int64_t node_cert_expiry_ns;
+	bool autolock;
+};
+
+struct swarm_init_params {
+	char listen_addr[80];    /* host:port the node transport binds */
+	char advertise_addr[80]; /* host:port other nodes reach us on */
+	char data_path_addr[80];
+	uint32_t data_path_port;
+	const char *availability; /* "active" | "pause" | "drain" */
+	char **default_addr_pool;  /* borrowed */
+	size_t n_default_addr_pool;
+	bool default_addr_pool_set;
+	uint32_t subnet_size;
+	const char *spec_json; /* normalized cluster spec */
+	struct swarm_spec_values values;
+};
+
+/* A node spec as engine-api decoded it. */
+struct swarm_node_spec {
+	const char *spec_json; /* canonical JSON to store */
+	const char *role;
+	const char *availability;
+	const char *name;
+	Swarmd__KeyValue **labels;
+	size_t n_labels;
+};
+
+/* A cluster update as engine-api decoded it. */
+struct swarm_update {
+	const char *spec_json;
+	struct swarm_spec_values values;
+	bool rotate_worker_token;
+	bool rotate_manager_token;
+	bool rotate_unlock_key;
+};
+
+struct swarm;
+
+/* status 0 or -kind with err (borrowed for the call). Fires exactly once,
+ * from the loop, never inside the starting call. */
+typedef void (*swarm_cb)(void *data, int status, const struct sw_err *err);
+
+struct swarm *swarm_new(uv_loop_t *loop, const char *data_root,
+			const struct swarm_host *host);
+void swarm_free(struct swarm *s);
+
+/* At start-up: rejoins the swarm recorded under data-root, if any. */
+int swarm_load(struct swarm *s, struct sw_err *err);
+
+/* Creates a one-manager swarm: root CA, tokens, node certificate, raft
+ * bootstrapped with this node as the only voter, then the cluster and node
+ * objects. 0 with cb later, or -1 (cb never fires). */
+int swarm_init(struct swarm *s, const struct swarm_init_params *p,
+	       swarm_cb cb, void *data, struct sw_err *err);
+
+/* Leaves the swarm: stops raft, wipes data-root/swarm. The API layer has
+ * already applied Docker's refusal rules (force). */
+int swarm_leave(struct swarm *s, swarm_cb cb, void *data,
+		struct sw_err *err);
+
+/* Stops raft and closes the store at daemon shutdown (state is kept). */
+void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data);
+
+/* Writes. version is the Version.Index the client read (0: no check). */
+int swarm_update_cluster(struct swarm *s, uint64_t version,
+			 const struct swarm_update *u, swarm_cb cb, void *data,
+			 struct sw_err *err);
+int swarm_update_node(struct swarm *s, const char *id, uint64_t version,
+		      const struct swarm_node_spec *spec, swarm_cb cb,
+		      void *data, struct sw_err *err);
+int swarm_remove_node(struct swarm *s, const char *id, bool force,
+		      swarm_cb cb, void *data, struct sw_err *err);
+
+/* State and identity. Strings are borrowed from s. */
+enum swarm_state swarm_get_state(const struct swarm *s);
+const char *swarm_node_id(const struct swarm *s);
+const char *swarm_cluster_id(const struct swarm *s);
+const char *swarm_advertise_addr(const struct swarm *s); /* host:port */
+const char *swarm_node_addr(const struct swarm *s);      /* host */
+bool swarm_is_manager(const struct swarm *s);
+/* True when this manager leads and accepts writes. */
+bool swarm_is_leader(const struct swarm *s);
+/* The raft id of the current leader, 0 if unknown. */
+uint64_t swarm_leader_raft_id(const struct swarm *s);
+const struct store *swarm_store(const struct swarm *s);
+
+/* Decoded copies of stored objects; free with the protobuf-c free. NULL
+ * when absent or undecodable. */
+Swarmd__Cluster *swarm_cluster(const struct swarm *s,
+			       const struct store_record **rec);
+Swarmd__Node *swarm_node_unpack(const struct store_record *rec);
+
+#endif
