@@ -18,6 +18,8 @@
 #include "lib/alloc.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/sysinfo.h"
+#include "orchestrator/swarm.h"
 
 #ifndef SWARMD_PAUSE_TAR
 #define SWARMD_PAUSE_TAR "/usr/local/share/swarmd/swarmd-pause.tar"
@@ -29,6 +31,7 @@ struct daemon {
 	struct api_env env;
 	struct api_server *api;
 	struct ctd *ctd;
+	struct swarm *swarm;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	char engine_id[80];
@@ -149,7 +152,7 @@ static void on_containerd_stopped(void *data)
 	close_signals(d);
 }
 
-static void on_api_stopped(void *data)
+static void on_swarm_stopped(void *data)
 {
 	struct daemon *d = data;
 
@@ -157,6 +160,16 @@ static void on_api_stopped(void *data)
 		ctd_stop(d->ctd, on_containerd_stopped, d);
 	else
 		close_signals(d);
+}
+
+static void on_api_stopped(void *data)
+{
+	struct daemon *d = data;
+
+	if (d->swarm != NULL)
+		swarm_stop(d->swarm, on_swarm_stopped, d);
+	else
+		on_swarm_stopped(d);
 }
 
 static void shutdown_daemon(struct daemon *d)
@@ -222,6 +235,37 @@ static int start_containerd(struct daemon *d, struct sw_err *err)
 	return ctd_start(d->ctd, on_containerd_ready, d, err);
 }
 
+/* This node's Description in the swarm. */
+static void describe_host(struct swarm_host *h)
+{
+	struct sysinfo_host si;
+
+	sysinfo_read(&si);
+	memset(h, 0, sizeof(*h));
+	snprintf(h->hostname, sizeof(h->hostname), "%s", si.hostname);
+	snprintf(h->os, sizeof(h->os), "linux");
+	snprintf(h->arch, sizeof(h->arch), "%s", si.arch);
+	h->nano_cpus = (int64_t)si.ncpu * 1000000000;
+	h->memory_bytes = si.mem_total;
+	snprintf(h->engine_version, sizeof(h->engine_version), "%s",
+		 SWARMD_VERSION);
+}
+
+static int start_swarm(struct daemon *d, struct sw_err *err)
+{
+	struct swarm_host host;
+
+	describe_host(&host);
+	d->swarm = swarm_new(&d->loop, d->opts.data_root, &host);
+	d->env.swarm = d->swarm;
+	if (swarm_load(d->swarm, err) != 0) {
+		/* Keep serving: /info shows the error state and leave --force
+		 * starts over, as with dockerd. */
+		log_error("swarm: %s", err->msg);
+	}
+	return 0;
+}
+
 static int start(struct daemon *d, struct sw_err *err)
 {
 	uv_signal_init(&d->loop, &d->sigterm);
@@ -233,6 +277,8 @@ static int start(struct daemon *d, struct sw_err *err)
 	if (start_containerd(d, err) != 0)
 		return -1;
 	probe_versions(d);
+	if (start_swarm(d, err) != 0)
+		return -1;
 	d->api = api_server_new(&d->loop, &d->env);
 	return api_server_listen_unix(d->api, d->opts.host, err);
 }
@@ -265,6 +311,7 @@ static int run(struct daemon *d)
 	if (uv_loop_close(&d->loop) != 0)
 		log_warn("event loop closed with handles still open");
 	api_server_free(d->api);
+	swarm_free(d->swarm);
 	ctd_free(d->ctd);
 	unlink(d->opts.pidfile);
 	log_info("swarmd stopped");

@@ -23,9 +23,11 @@ struct api_env {
 	char containerd_commit[128];
 	char runc_version[64];
 	char runc_commit[128];
+	struct swarm *swarm; /* this node's swarm membership */
 };
 
 struct api_server;
+struct swarm;
 
 /* Creates a server on loop; env is borrowed. */
 struct api_server *api_server_new(uv_loop_t *loop, struct api_env *env);

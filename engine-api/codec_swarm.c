@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "engine-api/codec_node.h"
 #include "lib/jsonx.h"
 
 #define NS_PER_S 1000000000LL
@@ -199,4 +200,52 @@ void codec_swarm_set_autolock(struct json_object *spec, bool on)
 {
 	jsonx_add_bool(section(spec, "EncryptionConfig"), "AutoLockManagers",
 		       on);
+}
+
+static struct json_object *addr_pool(const Swarmd__Cluster *cl)
+{
+	struct json_object *a;
+
+	/* Docker shows null for the CLI's empty list, and SwarmKit's default
+	 * pool when the client sent none. */
+	if (!cl->default_addr_pool_set) {
+		a = json_object_new_array();
+		json_object_array_add(a, json_object_new_string("10.0.0.0/8"));
+		return a;
+	}
+	if (cl->n_default_addr_pool == 0)
+		return NULL;
+	a = json_object_new_array();
+	for (size_t i = 0; i < cl->n_default_addr_pool; i++)
+		json_object_array_add(
+			a, json_object_new_string(cl->default_addr_pool[i]));
+	return a;
+}
+
+struct json_object *codec_swarm_to_json(const struct store_record *rec,
+					const Swarmd__Cluster *cl,
+					bool with_tokens)
+{
+	struct json_object *o = json_object_new_object();
+	struct sw_err err;
+	struct json_object *spec = jsonx_parse(
+		(const char *)cl->spec_json.data, cl->spec_json.len, &err);
+
+	codec_add_meta(o, rec);
+	jsonx_add(o, "Spec", spec ? spec : codec_swarm_default_spec());
+	jsonx_add(o, "TLSInfo", codec_tls_info(cl->root_ca_cert_pem));
+	jsonx_add_bool(o, "RootRotationInProgress",
+		       cl->root_rotation_in_progress);
+	jsonx_add(o, "DefaultAddrPool", addr_pool(cl));
+	jsonx_add_int64(o, "SubnetSize", cl->subnet_size ? cl->subnet_size : 24);
+	jsonx_add_int64(o, "DataPathPort",
+			cl->data_path_port ? cl->data_path_port : 4789);
+	if (with_tokens) {
+		struct json_object *t = json_object_new_object();
+
+		jsonx_add_string(t, "Worker", cl->worker_token);
+		jsonx_add_string(t, "Manager", cl->manager_token);
+		jsonx_add(o, "JoinTokens", t);
+	}
+	return o;
 }

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "lib/err.h"
+#include "orchestrator/swarm.h"
 
 /* The spec SwarmKit starts a cluster with (new reference). */
 struct json_object *codec_swarm_default_spec(void);
@@ -23,21 +24,17 @@ struct json_object *codec_swarm_merge(struct json_object *base,
 				      struct json_object *req,
 				      struct sw_err *err);
 
-/* The typed values of a normalized spec. */
-struct swarm_spec_values {
-	int64_t task_history_limit;
-	uint64_t snapshot_interval;
-	uint32_t election_tick;
-	uint32_t heartbeat_tick;
-	int64_t heartbeat_period_ns;
-	int64_t node_cert_expiry_ns;
-	bool autolock;
-};
-
+/* The typed values of a normalized spec (struct from orchestrator/swarm.h). */
 void codec_swarm_values(struct json_object *spec,
 			struct swarm_spec_values *out);
 
 /* Sets EncryptionConfig.AutoLockManagers in a normalized spec. */
 void codec_swarm_set_autolock(struct json_object *spec, bool on);
+
+/* Docker's Swarm object (GET /swarm; without JoinTokens for /info's
+ * Cluster). New reference. */
+struct json_object *codec_swarm_to_json(const struct store_record *rec,
+					const Swarmd__Cluster *cl,
+					bool with_tokens);
 
 #endif

@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 
 #include "engine-api/api.h"
+#include "engine-api/codec_swarm.h"
 #include "engine-api/routes.h"
 #include "lib/jsonx.h"
 #include "lib/sysinfo.h"
@@ -165,17 +166,81 @@ static struct json_object *commit_pair(const char *id)
 	return c;
 }
 
-/* The swarm section while this node is in no swarm. */
-static struct json_object *info_swarm_inactive(void)
+static const char *state_name(enum swarm_state st)
+{
+	switch (st) {
+	case SWARM_PENDING:
+		return "pending";
+	case SWARM_ACTIVE:
+		return "active";
+	case SWARM_ERROR:
+		return "error";
+	case SWARM_INACTIVE:
+		break;
+	}
+	return "inactive";
+}
+
+/* RemoteManagers, and the node and manager counts, from the node objects. */
+static struct json_object *info_managers(struct swarm *sw, int64_t *nodes,
+					 int64_t *managers)
+{
+	struct json_object *list = json_object_new_array();
+
+	*nodes = 0;
+	*managers = 0;
+	for (const struct store_record *r =
+		     store_first(swarm_store(sw), OBJ_NODE);
+	     r != NULL; r = store_next(r)) {
+		Swarmd__Node *n = swarm_node_unpack(r);
+
+		(*nodes)++;
+		if (n != NULL && n->manager) {
+			struct json_object *m = json_object_new_object();
+
+			(*managers)++;
+			jsonx_add_string(m, "NodeID", r->id);
+			jsonx_add_string(m, "Addr", n->manager_addr);
+			json_object_array_add(list, m);
+		}
+		swarmd__node__free_unpacked(n, NULL);
+	}
+	return list;
+}
+
+/* The manager part of the swarm section: counts and the cluster. */
+static void info_swarm_manager(struct json_object *s, struct swarm *sw)
+{
+	const struct store_record *rec;
+	Swarmd__Cluster *cl = swarm_cluster(sw, &rec);
+	int64_t nodes, managers;
+
+	jsonx_add(s, "RemoteManagers", info_managers(sw, &nodes, &managers));
+	jsonx_add_int64(s, "Nodes", nodes);
+	jsonx_add_int64(s, "Managers", managers);
+	if (cl != NULL)
+		jsonx_add(s, "Cluster", codec_swarm_to_json(rec, cl, false));
+	swarmd__cluster__free_unpacked(cl, NULL);
+}
+
+static struct json_object *info_swarm(struct swarm *sw)
 {
 	struct json_object *s = json_object_new_object();
+	enum swarm_state st = sw ? swarm_get_state(sw) : SWARM_INACTIVE;
+	bool manager = sw != NULL && swarm_is_manager(sw);
 
-	jsonx_add_string(s, "NodeID", "");
-	jsonx_add_string(s, "NodeAddr", "");
-	jsonx_add_string(s, "LocalNodeState", "inactive");
-	jsonx_add_bool(s, "ControlAvailable", false);
+	jsonx_add_string(s, "NodeID", st == SWARM_ACTIVE ? swarm_node_id(sw)
+							  : "");
+	jsonx_add_string(s, "NodeAddr", st == SWARM_ACTIVE
+						? swarm_node_addr(sw)
+						: "");
+	jsonx_add_string(s, "LocalNodeState", state_name(st));
+	jsonx_add_bool(s, "ControlAvailable", manager);
 	jsonx_add_string(s, "Error", "");
-	jsonx_add(s, "RemoteManagers", NULL);
+	if (manager)
+		info_swarm_manager(s, sw);
+	else
+		jsonx_add(s, "RemoteManagers", NULL);
 	return s;
 }
 
@@ -255,7 +320,7 @@ void h_info(struct api_req *req)
 	jsonx_add_string(o, "ServerVersion", SWARMD_VERSION);
 	jsonx_add(o, "Runtimes", info_runtimes());
 	jsonx_add_string(o, "DefaultRuntime", "runc");
-	jsonx_add(o, "Swarm", info_swarm_inactive());
+	jsonx_add(o, "Swarm", info_swarm(env->swarm));
 	jsonx_add_bool(o, "LiveRestoreEnabled", false);
 	jsonx_add_string(o, "Isolation", "");
 	jsonx_add_string(o, "InitBinary", "");

@@ -1,6 +1,7 @@
 #include "engine-api/request.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,4 +139,38 @@ void api_reply_errorf(struct api_req *req, enum sw_errkind kind,
 	vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
 	va_end(ap);
 	api_reply_error(req, &err);
+}
+
+int api_query_version(struct api_req *req, const char *what, uint64_t *out,
+		      struct sw_err *err)
+{
+	const char *v = api_query(req, "version");
+	char *end;
+
+	if (v == NULL)
+		v = "";
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || !isdigit((unsigned char)*v))
+		return sw_err_set(err, SW_EINVALID,
+				  "invalid %s version '%s': strconv.ParseUint: "
+				  "parsing \"%s\": invalid syntax",
+				  what, v, v);
+	if (errno == ERANGE)
+		return sw_err_set(err, SW_EINVALID,
+				  "invalid %s version '%s': strconv.ParseUint: "
+				  "parsing \"%s\": value out of range",
+				  what, v, v);
+	return 0;
+}
+
+void api_reply_done(void *data, int status, const struct sw_err *err)
+{
+	struct api_req *req = data;
+
+	if (status == 0)
+		api_reply_empty(req, 200);
+	else
+		api_reply_error(req, err);
+	api_req_unref(req);
 }

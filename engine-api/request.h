@@ -66,6 +66,16 @@ bool api_parse_bool(const char *value);
 /* A request header value, NULL when absent. */
 const char *api_header(struct api_req *req, const char *name);
 
+/* Reads ?version=N of an update of `what` ("swarm", "node", "service").
+ * -1 with Docker's 400 text when it is missing or not a number. */
+int api_query_version(struct api_req *req, const char *what, uint64_t *out,
+		      struct sw_err *err);
+
+/* Answers an asynchronous write: 200 with an empty body on success, the
+ * error otherwise; then drops the reference the handler took. Shaped as a
+ * swarm_cb so it can be passed straight to orchestrator calls. */
+void api_reply_done(void *req, int status, const struct sw_err *err);
+
 /* Parses the body as JSON. NULL with err set when it is not valid JSON. */
 struct json_object *api_req_json(struct api_req *req, struct sw_err *err);
 

@@ -6,6 +6,17 @@ const struct api_route api_routes[] = {
 	{API_GET, "/info", h_info},
 	{API_GET, "/containers/json", h_containers_list},
 	{API_GET, "/images/json", h_images_list},
+	{API_POST, "/swarm/init", h_swarm_init},
+	{API_POST, "/swarm/join", h_swarm_join},
+	{API_POST, "/swarm/leave", h_swarm_leave},
+	{API_POST, "/swarm/update", h_swarm_update},
+	{API_POST, "/swarm/unlock", h_swarm_unlock},
+	{API_GET, "/swarm/unlockkey", h_swarm_unlockkey},
+	{API_GET, "/swarm", h_swarm_inspect},
+	{API_GET, "/nodes", h_nodes_list},
+	{API_GET, "/nodes/{id}", h_nodes_inspect},
+	{API_POST, "/nodes/{id}/update", h_nodes_update},
+	{API_DELETE, "/nodes/{id}", h_nodes_remove},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

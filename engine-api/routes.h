@@ -7,6 +7,27 @@
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
+struct swarm;
+
+/* h_swarm.c: also the helpers other swarm handlers share. */
+struct swarm *api_swarm(struct api_req *req);
+/* Answers 503 (Docker's text) and returns false unless this node manages
+ * an active swarm. */
+bool api_require_manager(struct api_req *req);
+void h_swarm_init(struct api_req *req);
+void h_swarm_inspect(struct api_req *req);
+void h_swarm_update(struct api_req *req);
+void h_swarm_leave(struct api_req *req);
+void h_swarm_join(struct api_req *req);
+void h_swarm_unlockkey(struct api_req *req);
+void h_swarm_unlock(struct api_req *req);
+
+/* h_nodes.c */
+void h_nodes_list(struct api_req *req);
+void h_nodes_inspect(struct api_req *req);
+void h_nodes_update(struct api_req *req);
+void h_nodes_remove(struct api_req *req);
+
 /* h_system.c */
 void h_ping(struct api_req *req);
 void h_version(struct api_req *req);

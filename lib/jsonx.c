@@ -44,6 +44,60 @@ static int check_lexical(const char *p, size_t n, struct sw_err *err)
 	return 0;
 }
 
+/* What Go's decoder was looking for at offset pos: a key right after '{'
+ * or after ',' inside an object, a value otherwise. */
+static const char *go_expectation(const char *p, size_t pos)
+{
+	char stack[64];
+	size_t depth = 0;
+	bool in_str = false;
+	char last = 0;
+
+	for (size_t i = 0; i < pos; i++) {
+		char c = p[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if ((c == '{' || c == '[') && depth < sizeof(stack))
+			stack[depth++] = c;
+		else if ((c == '}' || c == ']') && depth > 0)
+			depth--;
+		if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			last = c;
+	}
+	if (depth > 0 && stack[depth - 1] == '{' && (last == '{' || last == ','))
+		return "looking for beginning of object key string";
+	return "looking for beginning of value";
+}
+
+/* Words a syntax error as Go's encoding/json does, so clients see the text
+ * dockerd gives: "invalid character 'b' looking for beginning of object key
+ * string". */
+static void go_syntax_error(const char *p, size_t len, size_t pos,
+			    struct sw_err *err)
+{
+	while (pos < len && (p[pos] == ' ' || p[pos] == '\t' ||
+			     p[pos] == '\r' || p[pos] == '\n'))
+		pos++;
+	if (pos >= len) {
+		sw_err_set(err, SW_EINVALID, "unexpected EOF");
+		return;
+	}
+	if ((unsigned char)p[pos] < 0x20 || (unsigned char)p[pos] >= 0x7f)
+		sw_err_set(err, SW_EINVALID, "invalid character '\\x%02x' %s",
+			   (unsigned char)p[pos], go_expectation(p, pos));
+	else
+		sw_err_set(err, SW_EINVALID, "invalid character '%c' %s", p[pos],
+			   go_expectation(p, pos));
+}
+
 struct json_object *jsonx_parse(const char *text, size_t len,
 				struct sw_err *err)
 {
@@ -81,8 +135,7 @@ struct json_object *jsonx_parse(const char *text, size_t len,
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success) {
 		json_object_put(obj);
-		sw_err_set(err, SW_EINVALID, "invalid character in JSON: %s",
-			   json_tokener_error_desc(jerr));
+		go_syntax_error(text, len, used, err);
 		return NULL;
 	}
 	if (used < len && !only_space(text + used, len - used)) {

@@ -33,7 +33,7 @@ enum swarm_state {
 struct swarm_host {
 	char hostname[256];
 	char os[32];
-	char arch[64];
+	char arch[128];
 	int64_t nano_cpus;
 	int64_t memory_bytes;
 	char engine_version[64];

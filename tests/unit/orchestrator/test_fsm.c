@@ -112,7 +112,8 @@ static void test_outcome_channel(void **state)
 
 	node_open(&n);
 	assert_int_equal(fsm_apply_at(&n, a, 1, &out), 0);
-	a = (raft_free(a.base), encode_put(CHANGE_CREATE, "s2", "web", "v"));
+	raft_free(a.base);
+	a = encode_put(CHANGE_CREATE, "s2", "web", "v");
 	assert_int_equal(fsm_apply_at(&n, a, 2, &out), -SW_ECONFLICT);
 	assert_string_equal(out.msg, "name conflicts with an existing object");
 	/* A malformed entry is rejected, and consumed. */
