@@ -151,6 +151,20 @@ static bool one_of(const char *v, const char *const *allowed)
 	return false;
 }
 
+/* Go's decoder text for a label value that is not a string. */
+static int label_type_error(struct json_object *v, struct sw_err *err)
+{
+	const char *kind = json_object_is_type(v, json_type_array)   ? "array"
+			   : json_object_is_type(v, json_type_object)  ? "object"
+			   : json_object_is_type(v, json_type_boolean) ? "bool"
+								       : "number";
+
+	return sw_err_set(err, SW_EINVALID,
+			  "json: cannot unmarshal %s into Go struct field "
+			  "NodeSpec.Labels of type string",
+			  kind);
+}
+
 static int spec_labels(struct json_object *body, struct swarm_node_spec *spec,
 		       struct json_object *out, struct sw_err *err)
 {
@@ -165,20 +179,19 @@ static int spec_labels(struct json_object *body, struct swarm_node_spec *spec,
 	{
 		Swarmd__KeyValue *kv;
 
-		if (v == NULL || !json_object_is_type(v, json_type_string)) {
+		/* Go decodes a null map value as "". */
+		if (v != NULL && !json_object_is_type(v, json_type_string)) {
 			json_object_put(copy);
-			return sw_err_set(err, SW_EINVALID,
-					  "json: cannot unmarshal label %s",
-					  k);
+			return label_type_error(v, err);
 		}
 		kv = xmalloc(sizeof(*kv));
 		swarmd__key_value__init(kv);
 		kv->key = (char *)k;
-		kv->value = (char *)json_object_get_string(v);
+		kv->value = (char *)(v != NULL ? json_object_get_string(v) : "");
 		spec->labels = xrealloc(spec->labels,
 					(spec->n_labels + 1) * sizeof(kv));
 		spec->labels[spec->n_labels++] = kv;
-		jsonx_add_string(copy, k, json_object_get_string(v));
+		jsonx_add_string(copy, k, kv->value);
 	}
 	jsonx_add(out, "Labels", copy);
 	return 0;

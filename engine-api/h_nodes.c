@@ -203,6 +203,45 @@ void h_nodes_inspect(struct api_req *req)
 	swarmd__node__free_unpacked(n, NULL);
 }
 
+/* Decodes the body as dockerd's swarm router does (h_swarm.c does the
+ * same for its bodies): empty is Go's io.EOF, worded as below; a value that
+ * is not an object fails to unmarshal; null is a zero NodeSpec. Answers
+ * 400 itself and returns NULL when the body is bad. */
+static struct json_object *node_body(struct api_req *req)
+{
+	struct sw_err err;
+	struct json_object *body;
+
+	sw_err_clear(&err);
+	if (req->body.len == 0 ||
+	    strspn(req->body.data, " \t\r\n") == req->body.len) {
+		api_reply_errorf(req, SW_EINVALID,
+				 "got EOF while reading request body");
+		return NULL;
+	}
+	body = api_req_json(req, &err);
+	if (body == NULL && err.kind == SW_EOK)
+		return json_object_new_object();
+	if (body == NULL) {
+		api_reply_error(req, &err);
+	} else if (!json_object_is_type(body, json_type_object)) {
+		api_reply_errorf(
+			req, SW_EINVALID,
+			"json: cannot unmarshal %s into Go value of type "
+			"swarm.NodeSpec",
+			json_object_is_type(body, json_type_array)    ? "array"
+			: json_object_is_type(body, json_type_string) ? "string"
+			: json_object_is_type(body, json_type_boolean)
+				? "bool"
+				: "number");
+		json_object_put(body);
+		body = NULL;
+	}
+	return body;
+}
+
+/* dockerd's order: decode the body, parse the version, ask SwarmKit (not a
+ * manager: 503), validate the spec, then look the node up. */
 void h_nodes_update(struct api_req *req)
 {
 	const struct store_record *rec;
@@ -211,26 +250,32 @@ void h_nodes_update(struct api_req *req)
 	struct sw_err err;
 	uint64_t version;
 
-	if (!api_require_manager(req))
+	body = node_body(req);
+	if (body == NULL)
 		return;
 	sw_err_clear(&err);
 	if (api_query_version(req, "node", &version, &err) != 0) {
-		api_reply_error(req, &err);
-		return;
-	}
-	if ((rec = resolve(req, req->params[0])) == NULL)
-		return;
-	body = api_req_json(req, &err);
-	if (body == NULL || codec_node_spec(body, &spec, &err) != 0) {
 		json_object_put(body);
 		api_reply_error(req, &err);
 		return;
 	}
-	api_req_ref(req);
-	if (swarm_update_node(api_swarm(req), rec->id, version, &spec,
-			      api_reply_done, req, &err) != 0) {
-		api_req_unref(req);
+	if (!api_require_manager(req)) {
+		json_object_put(body);
+		return;
+	}
+	if (codec_node_spec(body, &spec, &err) != 0) {
+		json_object_put(body);
 		api_reply_error(req, &err);
+		return;
+	}
+	rec = resolve(req, req->params[0]);
+	if (rec != NULL) {
+		api_req_ref(req);
+		if (swarm_update_node(api_swarm(req), rec->id, version, &spec,
+				      api_reply_done, req, &err) != 0) {
+			api_req_unref(req);
+			api_reply_error(req, &err);
+		}
 	}
 	codec_node_spec_free(&spec);
 	json_object_put(body);

@@ -37,14 +37,51 @@ bool api_require_manager(struct api_req *req)
 	return false;
 }
 
-/* Parses the body; answers 400 itself and returns NULL when it is bad. */
-static struct json_object *body_json(struct api_req *req)
+/* The word Go's decoder uses for a JSON value of this type. */
+static const char *go_kind(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_array:
+		return "array";
+	case json_type_string:
+		return "string";
+	case json_type_boolean:
+		return "bool";
+	default:
+		return "number";
+	}
+}
+
+/* Decodes the body the way dockerd's swarm router does, before it looks at
+ * the query or the swarm state: an empty body is Go's io.EOF (worded as
+ * below), a value that is not an object fails to unmarshal into go_type,
+ * and null leaves the struct zero (an empty object here). Answers 400
+ * itself and returns NULL when the body is bad. */
+static struct json_object *body_json(struct api_req *req, const char *go_type)
 {
 	struct sw_err err;
-	struct json_object *body = api_req_json(req, &err);
+	struct json_object *body;
 
-	if (body == NULL)
+	sw_err_clear(&err);
+	if (req->body.len == 0 || strspn(req->body.data, " \t\r\n") ==
+					  req->body.len) {
+		api_reply_errorf(req, SW_EINVALID,
+				 "got EOF while reading request body");
+		return NULL;
+	}
+	body = api_req_json(req, &err);
+	if (body == NULL && err.kind == SW_EOK)
+		return json_object_new_object();
+	if (body == NULL) {
 		api_reply_error(req, &err);
+	} else if (!json_object_is_type(body, json_type_object)) {
+		api_reply_errorf(req, SW_EINVALID,
+				 "json: cannot unmarshal %s into Go value of "
+				 "type %s",
+				 go_kind(body), go_type);
+		json_object_put(body);
+		body = NULL;
+	}
 	return body;
 }
 
@@ -174,13 +211,14 @@ void h_swarm_init(struct api_req *req)
 	struct sw_err err;
 	char *spec = NULL;
 
-	if (swarm_get_state(s) != SWARM_INACTIVE) {
-		api_reply_errorf(req, SW_EUNAVAILABLE, ALREADY_IN_SWARM);
-		return;
-	}
-	body = body_json(req);
+	body = body_json(req, "swarm.InitRequest");
 	if (body == NULL)
 		return;
+	if (swarm_get_state(s) != SWARM_INACTIVE) {
+		api_reply_errorf(req, SW_EUNAVAILABLE, ALREADY_IN_SWARM);
+		json_object_put(body);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	sw_err_clear(&err);
 	if (resolve_addrs(body, &p, &err) == 0 &&
@@ -259,16 +297,20 @@ void h_swarm_update(struct api_req *req)
 	uint64_t version;
 	char *spec;
 
-	if (!api_require_manager(req))
+	/* dockerd decodes the body, then the version, then asks SwarmKit. */
+	body = body_json(req, "swarm.Spec");
+	if (body == NULL)
 		return;
 	sw_err_clear(&err);
 	if (api_query_version(req, "swarm", &version, &err) != 0) {
 		api_reply_error(req, &err);
+		json_object_put(body);
 		return;
 	}
-	body = body_json(req);
-	if (body == NULL)
+	if (!api_require_manager(req)) {
+		json_object_put(body);
 		return;
+	}
 	memset(&u, 0, sizeof(u));
 	spec = update_spec(req, body, &u, &err);
 	json_object_put(body);
@@ -315,6 +357,11 @@ void h_swarm_leave(struct api_req *req)
 
 void h_swarm_join(struct api_req *req)
 {
+	struct json_object *body = body_json(req, "swarm.JoinRequest");
+
+	if (body == NULL)
+		return;
+	json_object_put(body);
 	if (swarm_get_state(api_swarm(req)) != SWARM_INACTIVE) {
 		api_reply_errorf(req, SW_EUNAVAILABLE, ALREADY_IN_SWARM);
 		return;
@@ -337,12 +384,16 @@ void h_swarm_unlockkey(struct api_req *req)
 	api_reply_json(req, 200, o);
 }
 
+/* Nothing is ever locked yet: a manager answers "not locked"; anything
+ * else gets dockerd's errNoManager (the inactive text, as it answers). */
 void h_swarm_unlock(struct api_req *req)
 {
-	if (swarm_get_state(api_swarm(req)) == SWARM_INACTIVE) {
-		api_reply_errorf(req, SW_EUNAVAILABLE,
-				 "This node is not part of a swarm");
+	struct json_object *body = body_json(req, "swarm.UnlockRequest");
+
+	if (body == NULL)
 		return;
-	}
+	json_object_put(body);
+	if (!api_require_manager(req))
+		return;
 	api_reply_errorf(req, SW_ECONFLICT, "swarm is not locked");
 }

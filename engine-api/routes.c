@@ -17,6 +17,16 @@ const struct api_route api_routes[] = {
 	{API_GET, "/nodes/{id}", h_nodes_inspect},
 	{API_POST, "/nodes/{id}/update", h_nodes_update},
 	{API_DELETE, "/nodes/{id}", h_nodes_remove},
+	{API_POST, "/services/create", h_services_create},
+	{API_GET, "/services", h_services_list},
+	{API_GET, "/services/{id}", h_services_inspect},
+	{API_POST, "/services/{id}/update", h_services_update},
+	{API_DELETE, "/services/{id}", h_services_remove},
+	{API_GET, "/tasks", h_tasks_list},
+	{API_GET, "/tasks/{id}", h_tasks_inspect},
+	{API_GET, "/networks", h_networks_list},
+	{API_GET, "/networks/{id}", h_networks_inspect},
+	{API_GET, "/distribution/{name*}/json", h_distribution},
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

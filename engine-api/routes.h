@@ -28,6 +28,22 @@ void h_nodes_inspect(struct api_req *req);
 void h_nodes_update(struct api_req *req);
 void h_nodes_remove(struct api_req *req);
 
+/* h_services.c */
+void h_services_create(struct api_req *req);
+void h_services_list(struct api_req *req);
+void h_services_inspect(struct api_req *req);
+void h_services_update(struct api_req *req);
+void h_services_remove(struct api_req *req);
+void h_distribution(struct api_req *req);
+
+/* h_tasks.c */
+void h_tasks_list(struct api_req *req);
+void h_tasks_inspect(struct api_req *req);
+
+/* h_networks.c */
+void h_networks_list(struct api_req *req);
+void h_networks_inspect(struct api_req *req);
+
 /* h_system.c */
 void h_ping(struct api_req *req);
 void h_version(struct api_req *req);

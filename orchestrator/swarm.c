@@ -18,6 +18,7 @@
 #include "orchestrator/ca.h"
 #include "orchestrator/consensus.h"
 #include "orchestrator/fsm.h"
+#include "orchestrator/networks.h"
 #include "orchestrator/tokens.h"
 
 struct swarm {
@@ -375,16 +376,23 @@ static int write_secret_file(struct swarm *s, const char *name,
 	return rc;
 }
 
-static void pack_into(struct change *c, enum change_mode mode,
-		      enum obj_kind kind, const char *id,
-		      const ProtobufCMessage *msg, uint64_t expected)
+void swarm_put(struct change *c, enum change_mode mode, enum obj_kind kind,
+	       const char *id, const char *name, const ProtobufCMessage *msg,
+	       uint64_t expected)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	uint8_t *buf = xmalloc(len ? len : 1);
 
 	protobuf_c_message_pack(msg, buf);
-	change_put(c, mode, kind, id, NULL, buf, len, expected);
+	change_put(c, mode, kind, id, name, buf, len, expected);
 	free(buf);
+}
+
+static void pack_into(struct change *c, enum change_mode mode,
+		      enum obj_kind kind, const char *id,
+		      const ProtobufCMessage *msg, uint64_t expected)
+{
+	swarm_put(c, mode, kind, id, NULL, msg, expected);
 }
 
 /* The cluster object of a new swarm: spec, root CA, tokens. */
@@ -505,6 +513,7 @@ static int build_init_change(struct swarm *s, const struct swarm_init_params *p,
 			  s->cluster_id, &cl.base, 0);
 		pack_into(&op->change, CHANGE_CREATE, OBJ_NODE, s->node_id,
 			  &node.base, 0);
+		networks_add_predefined(&op->change);
 		rc = 0;
 	}
 	if (cl.root_ca_key_pem != NULL) {
@@ -654,8 +663,8 @@ static void on_write_committed(struct consensus_propose_req *req, int status,
 	free(op);
 }
 
-static int propose(struct swarm *s, struct change *c, swarm_cb cb,
-		   void *data, struct sw_err *err)
+int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb,
+		  void *data, struct sw_err *err)
 {
 	struct write_op *op;
 
@@ -741,7 +750,7 @@ int swarm_update_cluster(struct swarm *s, uint64_t version,
 	cl->manager_token = old_m;
 	cl->unlock_key = old_u;
 	swarmd__cluster__free_unpacked(cl, NULL);
-	rc = propose(s, &c, cb, data, err);
+	rc = swarm_propose(s, &c, cb, data, err);
 	if (rc == 0 && s->cons != NULL && u->values.snapshot_interval > 0)
 		consensus_set_snapshot(s->cons,
 				       (unsigned)u->values.snapshot_interval,
@@ -810,7 +819,7 @@ int swarm_update_node(struct swarm *s, const char *id, uint64_t version,
 	change_init(&c, timefmt_now_ns());
 	pack_into(&c, CHANGE_UPDATE, OBJ_NODE, rec->id, &copy.base, version);
 	swarmd__node__free_unpacked(n, NULL);
-	rc = propose(s, &c, cb, data, err);
+	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;
 }
@@ -842,7 +851,7 @@ int swarm_remove_node(struct swarm *s, const char *id, bool force,
 		return -1;
 	change_init(&c, timefmt_now_ns());
 	change_delete(&c, CHANGE_UPDATE, OBJ_NODE, rec->id, 0);
-	rc = propose(s, &c, cb, data, err);
+	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;
 }

@@ -110,6 +110,18 @@ int swarm_leave(struct swarm *s, swarm_cb cb, void *data,
 /* Stops raft and closes the store at daemon shutdown (state is kept). */
 void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data);
 
+/* Proposes a change on behalf of the API or a reconciler; cb fires once it
+ * is committed and applied here (SwarmKit-layer errors get their "rpc
+ * error: code = X desc = " prefix). 503 when this node cannot write. */
+struct change;
+int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb, void *data,
+		  struct sw_err *err);
+
+/* Packs msg as a PUT of kind/id into c (name: the unique name, or NULL). */
+void swarm_put(struct change *c, enum change_mode mode, enum obj_kind kind,
+	       const char *id, const char *name, const ProtobufCMessage *msg,
+	       uint64_t expected);
+
 /* Writes. version is the Version.Index the client read (0: no check). */
 int swarm_update_cluster(struct swarm *s, uint64_t version,
 			 const struct swarm_update *u, swarm_cb cb, void *data,

@@ -1,0 +1,35 @@
+/* Docker's service spec: validation, the normalization dockerd applies
+ * before storing (Isolation, Runtime, Replicas, EndpointSpec), the typed
+ * TaskSpec the orchestrator runs, and the Service/Task JSON rendered back. */
+#ifndef SW_API_CODEC_SERVICE_H
+#define SW_API_CODEC_SERVICE_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "lib/err.h"
+#include "orchestrator/services.h"
+
+/* Decodes a create/update body into out (all strings and the TaskSpec are
+ * allocated; free with codec_service_free). Network names in
+ * TaskTemplate.Networks are resolved to IDs through s. service_id is the
+ * service being updated (its ports do not conflict with themselves), NULL
+ * on create. -1 with err set (400/409, Docker's texts). */
+int codec_service_decode(struct swarm *s, struct json_object *body,
+			 const char *service_id, struct swarm_service *out,
+			 struct sw_err *err);
+void codec_service_free(struct swarm_service *svc);
+
+/* Renders a stored service. status adds ServiceStatus; defaults applies
+ * insertDefaults. */
+struct json_object *codec_service_to_json(struct swarm *s,
+					  const struct store_record *rec,
+					  const Swarmd__Service *svc,
+					  bool status, bool defaults);
+
+/* Renders a stored task. */
+struct json_object *codec_task_to_json(const struct store_record *rec,
+				       const Swarmd__Task *t);
+
+#endif

@@ -1,0 +1,200 @@
+/* /tasks: list with filters, inspect. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-api/api.h"
+#include "engine-api/codec_service.h"
+#include "engine-api/filters.h"
+#include "engine-api/routes.h"
+#include "lib/jsonx.h"
+
+struct task_view {
+	const struct store_record *rec;
+	const Swarmd__Task *t;
+	struct swarm *s;
+	int64_t spec_version; /* of the task's service, -1 if gone */
+};
+
+static bool match_id(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+
+	return strncmp(tv->rec->id, v, strlen(v)) == 0;
+}
+
+static bool match_service(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+	const struct store_record *svc = services_resolve(tv->s, v);
+
+	return svc != NULL && strcmp(svc->id, tv->t->service_id) == 0;
+}
+
+static bool match_node(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+
+	return strcmp(tv->t->node_id, v) == 0 ||
+	       (v[0] != '\0' && strncmp(tv->t->node_id, v, strlen(v)) == 0);
+}
+
+/* `<service>.<slot>` (or `<service>.<node>`), as the CLI names tasks. */
+static bool match_name(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+	char name[160];
+
+	if (tv->t->slot != 0)
+		snprintf(name, sizeof(name), "%s.%llu", tv->t->service_name,
+			 (unsigned long long)tv->t->slot);
+	else
+		snprintf(name, sizeof(name), "%s.%s", tv->t->service_name,
+			 tv->t->node_id);
+	return strncmp(name, v, strlen(v)) == 0;
+}
+
+static bool match_desired(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+
+	return task_state_parse(v) == tv->t->desired_state;
+}
+
+static bool match_up_to_date(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+
+	return (uint64_t)tv->spec_version == tv->t->spec_version;
+}
+
+static bool match_label(const char *v, const void *arg)
+{
+	const struct task_view *tv = arg;
+	const struct store_record *svc = store_get(swarm_store(tv->s),
+						   OBJ_SERVICE,
+						   tv->t->service_id);
+	Swarmd__Service *s = svc ? services_unpack(svc) : NULL;
+	const char *eq = strchr(v, '=');
+	size_t klen = eq ? (size_t)(eq - v) : strlen(v);
+	bool ok = false;
+
+	for (size_t i = 0; s && s->task && i < s->task->n_labels; i++)
+		ok = ok || (strlen(s->task->labels[i]->key) == klen &&
+			    strncmp(s->task->labels[i]->key, v, klen) == 0 &&
+			    (eq == NULL ||
+			     strcmp(s->task->labels[i]->value, eq + 1) == 0));
+	swarmd__service__free_unpacked(s, NULL);
+	return ok;
+}
+
+static int check_desired(const struct filters *f, struct sw_err *err)
+{
+	const struct filter_entry *e = filters_get(f, "desired-state");
+
+	for (size_t i = 0; e != NULL && i < e->nvalues; i++)
+		if (strcmp(e->values[i], "running") != 0 &&
+		    strcmp(e->values[i], "shutdown") != 0 &&
+		    strcmp(e->values[i], "accepted") != 0) {
+			sw_err_set(err, SW_ESYSTEM,
+				   "Invalid desired-state filter: '%s'",
+				   e->values[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* A service named in the filter must exist (404 otherwise). */
+static int check_services(struct swarm *s, const struct filters *f,
+			  struct sw_err *err)
+{
+	const struct filter_entry *e = filters_get(f, "service");
+
+	for (size_t i = 0; e != NULL && i < e->nvalues; i++)
+		if (services_resolve(s, e->values[i]) == NULL)
+			return sw_err_set(err, SW_ENOTFOUND,
+					  "service %s not found",
+					  e->values[i]);
+	return 0;
+}
+
+static int64_t service_version(struct swarm *s, const char *id)
+{
+	const struct store_record *r = store_get(swarm_store(s), OBJ_SERVICE,
+						 id);
+	Swarmd__Service *svc = r ? services_unpack(r) : NULL;
+	int64_t v = svc ? (int64_t)svc->spec_version : -1;
+
+	swarmd__service__free_unpacked(svc, NULL);
+	return v;
+}
+
+static bool task_matches(const struct filters *f, const struct task_view *tv)
+{
+	return filters_match_any(f, "id", match_id, tv) &&
+	       filters_match_any(f, "service", match_service, tv) &&
+	       filters_match_any(f, "node", match_node, tv) &&
+	       filters_match_any(f, "name", match_name, tv) &&
+	       filters_match_any(f, "desired-state", match_desired, tv) &&
+	       filters_match_any(f, "_up-to-date", match_up_to_date, tv) &&
+	       filters_match_any(f, "label", match_label, tv);
+}
+
+void h_tasks_list(struct api_req *req)
+{
+	static const char *const keys[] = {"id",    "name",	     "service",
+					   "node",  "label",	     "desired-state",
+					   "_up-to-date", NULL};
+	struct swarm *s = api_swarm(req);
+	struct filters f;
+	struct sw_err err;
+	struct json_object *list;
+
+	if (!api_require_manager(req))
+		return;
+	if (filters_parse(api_query(req, "filters"), &f, &err) != 0 ||
+	    filters_validate(&f, keys, &err) != 0 ||
+	    check_desired(&f, &err) != 0 || check_services(s, &f, &err) != 0) {
+		filters_free(&f);
+		api_reply_error(req, &err);
+		return;
+	}
+	list = json_object_new_array();
+	for (const struct store_record *r = store_first(swarm_store(s),
+							OBJ_TASK);
+	     r != NULL; r = store_next(r)) {
+		Swarmd__Task *t = tasks_unpack(r);
+		struct task_view tv = {r, t, s, -1};
+
+		if (t != NULL) {
+			tv.spec_version = service_version(s, t->service_id);
+			if (task_matches(&f, &tv))
+				json_object_array_add(list,
+						      codec_task_to_json(r, t));
+		}
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	filters_free(&f);
+	api_reply_json(req, 200, list);
+}
+
+void h_tasks_inspect(struct api_req *req)
+{
+	const struct store *st;
+	const struct store_record *rec = NULL;
+	Swarmd__Task *t;
+
+	if (!api_require_manager(req))
+		return;
+	st = swarm_store(api_swarm(req));
+	rec = store_get(st, OBJ_TASK, req->params[0]);
+	if (rec == NULL &&
+	    store_find_prefix(st, OBJ_TASK, req->params[0], &rec) != 1)
+		rec = NULL;
+	if (rec == NULL || (t = tasks_unpack(rec)) == NULL) {
+		api_reply_errorf(req, SW_ENOTFOUND, "task %s not found",
+				 req->params[0]);
+		return;
+	}
+	api_reply_json(req, 200, codec_task_to_json(rec, t));
+	swarmd__task__free_unpacked(t, NULL);
+}

@@ -1,0 +1,140 @@
+#include "orchestrator/services.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/id.h"
+#include "lib/timefmt.h"
+
+Swarmd__Service *services_unpack(const struct store_record *rec)
+{
+	return swarmd__service__unpack(NULL, rec->payload_len, rec->payload);
+}
+
+Swarmd__Task *tasks_unpack(const struct store_record *rec)
+{
+	return swarmd__task__unpack(NULL, rec->payload_len, rec->payload);
+}
+
+const struct store_record *services_resolve(const struct swarm *s,
+					    const char *ref)
+{
+	const struct store *st = swarm_store(s);
+	const struct store_record *rec;
+
+	if (st == NULL || ref[0] == '\0')
+		return NULL;
+	rec = store_get(st, OBJ_SERVICE, ref);
+	if (rec == NULL)
+		rec = store_get_by_name(st, OBJ_SERVICE, ref);
+	if (rec == NULL && store_find_prefix(st, OBJ_SERVICE, ref, &rec) != 1)
+		rec = NULL;
+	return rec;
+}
+
+bool services_port_taken(const struct swarm *s, uint32_t port,
+			 const char *except_id)
+{
+	bool taken = false;
+
+	for (const struct store_record *r =
+		     store_first(swarm_store(s), OBJ_SERVICE);
+	     r != NULL && !taken; r = store_next(r)) {
+		Swarmd__Service *svc;
+
+		if (except_id != NULL && strcmp(r->id, except_id) == 0)
+			continue;
+		svc = services_unpack(r);
+		for (size_t i = 0; svc && svc->task && i < svc->task->n_ports;
+		     i++)
+			taken = taken || svc->task->ports[i]->published == port;
+		swarmd__service__free_unpacked(svc, NULL);
+	}
+	return taken;
+}
+
+static void fill(Swarmd__Service *m, const struct swarm_service *svc)
+{
+	m->spec_json.data = (uint8_t *)svc->spec_json;
+	m->spec_json.len = strlen(svc->spec_json);
+	m->mode = svc->mode;
+	m->replicas = svc->replicas;
+	m->task = svc->task;
+	m->task_template_json.data = (uint8_t *)svc->task_template_json;
+	m->task_template_json.len = strlen(svc->task_template_json);
+	m->endpoint_json.data = (uint8_t *)svc->endpoint_json;
+	m->endpoint_json.len = strlen(svc->endpoint_json);
+}
+
+int services_create(struct swarm *s, const struct swarm_service *svc,
+		    char id[27], swarm_cb cb, void *data, struct sw_err *err)
+{
+	Swarmd__Service m = SWARMD__SERVICE__INIT;
+	struct change c;
+	int rc;
+
+	if (store_get_by_name(swarm_store(s), OBJ_SERVICE, svc->name) != NULL)
+		return sw_err_set(err, SW_ECONFLICT,
+				  "rpc error: code = AlreadyExists desc = name "
+				  "conflicts with an existing object: service "
+				  "%s already exists",
+				  svc->name);
+	id_new_swarm(id);
+	fill(&m, svc);
+	m.spec_version = 1;
+	change_init(&c, timefmt_now_ns());
+	swarm_put(&c, CHANGE_CREATE, OBJ_SERVICE, id, svc->name, &m.base, 0);
+	rc = swarm_propose(s, &c, cb, data, err);
+	change_free(&c);
+	return rc;
+}
+
+int services_update(struct swarm *s, const char *id, uint64_t version,
+		    const struct swarm_service *svc, swarm_cb cb, void *data,
+		    struct sw_err *err)
+{
+	const struct store_record *rec = store_get(swarm_store(s), OBJ_SERVICE,
+						   id);
+	const struct store_record *other =
+		store_get_by_name(swarm_store(s), OBJ_SERVICE, svc->name);
+	Swarmd__Service *old = rec ? services_unpack(rec) : NULL;
+	Swarmd__Service m = SWARMD__SERVICE__INIT;
+	struct change c;
+	int rc;
+
+	if (old == NULL)
+		return sw_err_set(err, SW_ENOTFOUND, "service %s not found",
+				  id);
+	if (other != NULL && other != rec) {
+		swarmd__service__free_unpacked(old, NULL);
+		return sw_err_set(err, SW_ECONFLICT,
+				  "rpc error: code = AlreadyExists desc = name "
+				  "conflicts with an existing object: service "
+				  "%s already exists",
+				  svc->name);
+	}
+	fill(&m, svc);
+	m.previous_spec_json = old->spec_json;
+	m.spec_version = old->spec_version + 1;
+	change_init(&c, timefmt_now_ns());
+	swarm_put(&c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, svc->name, &m.base,
+		  version);
+	swarmd__service__free_unpacked(old, NULL);
+	rc = swarm_propose(s, &c, cb, data, err);
+	change_free(&c);
+	return rc;
+}
+
+int services_remove(struct swarm *s, const char *id, swarm_cb cb, void *data,
+		    struct sw_err *err)
+{
+	struct change c;
+	int rc;
+
+	change_init(&c, timefmt_now_ns());
+	change_delete(&c, CHANGE_UPDATE, OBJ_SERVICE, id, 0);
+	rc = swarm_propose(s, &c, cb, data, err);
+	change_free(&c);
+	return rc;
+}

@@ -1,0 +1,49 @@
+/* Services as the orchestrator stores them: create, update and remove
+ * proposals, and lookups the API layer shares. */
+#ifndef SW_ORCH_SERVICES_H
+#define SW_ORCH_SERVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orchestrator/swarm.h"
+#include "orchestrator/task.h"
+
+/* A service as engine-api decoded it. Strings and task are borrowed. */
+struct swarm_service {
+	char *name;
+	char *spec_json;          /* normalized Spec */
+	char *mode;               /* "replicated" | "global" */
+	uint64_t replicas;
+	Swarmd__TaskSpec *task;
+	char *task_template_json; /* Spec.TaskTemplate */
+	char *endpoint_json;      /* Endpoint */
+};
+
+/* Proposes a new service; id receives its ID (26 bytes). A taken name is
+ * Docker's 409. */
+int services_create(struct swarm *s, const struct swarm_service *svc,
+		    char id[27], swarm_cb cb, void *data, struct sw_err *err);
+
+/* Replaces the spec (the old one becomes PreviousSpec, the spec version
+ * bumps, UpdateStatus is cleared). rollback swaps in PreviousSpec instead
+ * of svc (which may then be NULL). */
+int services_update(struct swarm *s, const char *id, uint64_t version,
+		    const struct swarm_service *svc, swarm_cb cb, void *data,
+		    struct sw_err *err);
+
+int services_remove(struct swarm *s, const char *id, swarm_cb cb, void *data,
+		    struct sw_err *err);
+
+/* Finds a service by full ID, exact name, or unique ID prefix. */
+const struct store_record *services_resolve(const struct swarm *s,
+					    const char *ref);
+
+/* True when another service (not except_id) publishes port. */
+bool services_port_taken(const struct swarm *s, uint32_t port,
+			 const char *except_id);
+
+Swarmd__Service *services_unpack(const struct store_record *rec);
+Swarmd__Task *tasks_unpack(const struct store_record *rec);
+
+#endif
