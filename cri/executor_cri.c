@@ -536,3 +536,1704 @@ void exec_cri_status_from(const Runtime__V1__ContainerStatusResponse *r,
 		break;
 	}
 }
+
+/* ======================================================================
+ * Building the CRI configurations of a task
+ * ====================================================================== */
+
+/* Scratch allocations for one message tree, freed together once the tree
+ * has been packed. */
+struct scratch {
+	void **v;
+	size_t n, cap;
+};
+
+static void *sc_new(struct scratch *s, size_t size)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n] = xcalloc(1, size > 0 ? size : 1);
+	return s->v[s->n++];
+}
+
+static void sc_free(struct scratch *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *sc_printf(struct scratch *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static char *sc_printf(struct scratch *s, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	p = sc_new(s, (size_t)(n < 0 ? 0 : n) + 1);
+	va_start(ap, fmt);
+	(void)vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+static void *sc_msg(struct scratch *s, const ProtobufCMessageDescriptor *d)
+{
+	void *m = sc_new(s, d->sizeof_message);
+
+	protobuf_c_message_init(d, m);
+	return m;
+}
+
+/* A protobuf map (repeated key/value entries of descriptor d) from kv. The
+ * generated entry types differ only in name, so fields are set through the
+ * descriptor. */
+static void **sc_map(struct scratch *s, const ProtobufCMessageDescriptor *d,
+		     const struct exec_kv *kv, size_t n)
+{
+	const ProtobufCFieldDescriptor *fk =
+	    protobuf_c_message_descriptor_get_field_by_name(d, "key");
+	const ProtobufCFieldDescriptor *fv =
+	    protobuf_c_message_descriptor_get_field_by_name(d, "value");
+	void **arr = sc_new(s, n * sizeof(void *));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *m = sc_msg(s, d);
+
+		*(const char **)(m + fk->offset) = kv[i].key;
+		*(const char **)(m + fv->offset) = str_or_empty(kv[i].value);
+		arr[i] = m;
+	}
+	return arr;
+}
+
+/* protobuf-c wants char ** for repeated strings; they are only read. */
+static char **strv(const char *const *v)
+{
+	return (char **)(uintptr_t)v;
+}
+
+static char *str(const char *s)
+{
+	return (char *)(uintptr_t)str_or_empty(s);
+}
+
+struct build {
+	struct exec_cri *ex;
+	const struct exec_task *t;
+	const char *name;
+	const char *log_dir;
+	const char *hosts_path; /* NULL: containerd's /etc/hosts */
+	struct exec_kv *labels;
+	size_t n_labels;
+	struct scratch s;
+};
+
+static Runtime__V1__NamespaceOption *build_ns(struct build *b, bool container)
+{
+	Runtime__V1__NamespaceOption *ns =
+	    sc_msg(&b->s, &runtime__v1__namespace_option__descriptor);
+
+	ns->network = b->t->host_network ? RUNTIME__V1__NAMESPACE_MODE__NODE
+					 : RUNTIME__V1__NAMESPACE_MODE__POD;
+	/* The task's process is PID 1 of its own namespace, as in Docker. */
+	ns->pid = container ? RUNTIME__V1__NAMESPACE_MODE__CONTAINER
+			    : RUNTIME__V1__NAMESPACE_MODE__POD;
+	ns->ipc = RUNTIME__V1__NAMESPACE_MODE__POD;
+	return ns;
+}
+
+static Runtime__V1__DNSConfig *build_dns(struct build *b)
+{
+	const struct exec_task *t = b->t;
+	Runtime__V1__DNSConfig *dns;
+
+	if (t->n_dns_servers + t->n_dns_search + t->n_dns_options == 0)
+		return NULL;
+	dns = sc_msg(&b->s, &runtime__v1__dnsconfig__descriptor);
+	dns->n_servers = t->n_dns_servers;
+	dns->servers = strv(t->dns_servers);
+	dns->n_searches = t->n_dns_search;
+	dns->searches = strv(t->dns_search);
+	dns->n_options = t->n_dns_options;
+	dns->options = strv(t->dns_options);
+	return dns;
+}
+
+static void build_ports(struct build *b, Runtime__V1__PodSandboxConfig *pod)
+{
+	const struct exec_task *t = b->t;
+	size_t i;
+
+	/* A host-network task binds the node's ports itself. */
+	if (t->host_network || t->n_ports == 0)
+		return;
+	pod->port_mappings = sc_new(&b->s, t->n_ports * sizeof(void *));
+	for (i = 0; i < t->n_ports; i++) {
+		Runtime__V1__PortMapping *pm =
+		    sc_msg(&b->s, &runtime__v1__port_mapping__descriptor);
+
+		pm->protocol = t->ports[i].proto == EXEC_PROTO_UDP
+				   ? RUNTIME__V1__PROTOCOL__UDP
+			       : t->ports[i].proto == EXEC_PROTO_SCTP
+				   ? RUNTIME__V1__PROTOCOL__SCTP
+				   : RUNTIME__V1__PROTOCOL__TCP;
+		pm->container_port = t->ports[i].target;
+		pm->host_port = t->ports[i].published;
+		pod->port_mappings[i] = pm;
+	}
+	pod->n_port_mappings = t->n_ports;
+}
+
+static void build_pod(struct build *b, Runtime__V1__PodSandboxConfig *pod);
+
+/* Filled in by executor_cri.c's private part below. */
+static const char *ex_cgroup_parent(const struct exec_cri *ex);
+
+static void build_pod(struct build *b, Runtime__V1__PodSandboxConfig *pod)
+{
+	const struct exec_task *t = b->t;
+	Runtime__V1__PodSandboxMetadata *md =
+	    sc_msg(&b->s, &runtime__v1__pod_sandbox_metadata__descriptor);
+	Runtime__V1__LinuxPodSandboxConfig *lx =
+	    sc_msg(&b->s, &runtime__v1__linux_pod_sandbox_config__descriptor);
+	Runtime__V1__LinuxSandboxSecurityContext *sc = sc_msg(
+	    &b->s, &runtime__v1__linux_sandbox_security_context__descriptor);
+
+	md->name = str(b->name);
+	md->uid = str(t->task_id);
+	md->namespace_ = EXEC_CRI_NAMESPACE;
+	pod->metadata = md;
+	/* A host-network pod shares the node's UTS namespace: RunPodSandbox
+	 * fails if it is given a hostname. Otherwise Docker's default is the
+	 * container ID's first 12 characters; the task ID's stands in. */
+	if (!t->host_network)
+		pod->hostname = t->hostname != NULL && t->hostname[0] != '\0'
+				    ? str(t->hostname)
+				    : sc_printf(&b->s, "%.12s", t->task_id);
+	pod->log_directory = str(b->log_dir);
+	pod->dns_config = build_dns(b);
+	build_ports(b, pod);
+	pod->n_labels = b->n_labels;
+	pod->labels = (Runtime__V1__PodSandboxConfig__LabelsEntry **)sc_map(
+	    &b->s, &runtime__v1__pod_sandbox_config__labels_entry__descriptor,
+	    b->labels, b->n_labels);
+	sc->namespace_options = build_ns(b, false);
+	sc->privileged = t->privileged;
+	lx->security_context = sc;
+	lx->cgroup_parent = str(ex_cgroup_parent(b->ex));
+	lx->n_sysctls = t->n_sysctls;
+	lx->sysctls = (Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry **)
+	    sc_map(&b->s,
+		   &runtime__v1__linux_pod_sandbox_config__sysctls_entry__descriptor,
+		   t->sysctls, t->n_sysctls);
+	pod->linux = lx;
+}
+
+/* Maps Docker capabilities to CRI's into a scratch array. */
+static int build_caps(struct build *b, const char *const *in, size_t n,
+		      const char *what, char ***out, struct sw_err *err)
+{
+	size_t i;
+
+	*out = sc_new(&b->s, n * sizeof(char *));
+	for (i = 0; i < n; i++) {
+		char *c = sc_new(&b->s, 64);
+
+		if (exec_cri_capability(in[i], c, 64, err) != 0)
+			return sw_err_wrap(err, "invalid %s", what);
+		(*out)[i] = c;
+	}
+	return 0;
+}
+
+static bool cgroup_v2(void);
+
+static Runtime__V1__LinuxContainerResources *build_resources(struct build *b)
+{
+	const struct exec_task *t = b->t;
+	Runtime__V1__LinuxContainerResources *res =
+	    sc_msg(&b->s, &runtime__v1__linux_container_resources__descriptor);
+
+	if (t->nano_cpus > 0) {
+		/* Docker's NanoCPUs: a 100 ms CFS period. */
+		res->cpu_period = 100000;
+		res->cpu_quota = t->nano_cpus / 10000;
+		if (res->cpu_quota < 1000)
+			res->cpu_quota = 1000;
+	}
+	res->memory_limit_in_bytes = t->memory_bytes;
+	if (t->pids_limit > 0 && cgroup_v2()) {
+		struct exec_kv kv = {"pids.max",
+				     sc_printf(&b->s, "%" PRId64,
+					       t->pids_limit)};
+
+		res->n_unified = 1;
+		res->unified =
+		    (Runtime__V1__LinuxContainerResources__UnifiedEntry **)
+			sc_map(&b->s,
+			       &runtime__v1__linux_container_resources__unified_entry__descriptor,
+			       &kv, 1);
+	}
+	return res;
+}
+
+static int build_security(struct build *b,
+			  Runtime__V1__LinuxContainerSecurityContext *sc,
+			  struct sw_err *err)
+{
+	const struct exec_task *t = b->t;
+	Runtime__V1__Capability *caps =
+	    sc_msg(&b->s, &runtime__v1__capability__descriptor);
+	struct exec_cri_user u;
+
+	if (build_caps(b, t->cap_add, t->n_cap_add, "CapAdd",
+		       &caps->add_capabilities, err) != 0 ||
+	    build_caps(b, t->cap_drop, t->n_cap_drop, "CapDrop",
+		       &caps->drop_capabilities, err) != 0)
+		return -err->kind;
+	caps->n_add_capabilities = t->n_cap_add;
+	caps->n_drop_capabilities = t->n_cap_drop;
+	sc->capabilities = caps;
+	sc->privileged = t->privileged;
+	sc->namespace_options = build_ns(b, true);
+	sc->readonly_rootfs = t->read_only;
+	if (!t->privileged) {
+		/* Docker confines containers with its default seccomp
+		 * profile; containerd's RuntimeDefault is the same list. */
+		sc->seccomp =
+		    sc_msg(&b->s, &runtime__v1__security_profile__descriptor);
+		sc->seccomp->profile_type =
+		    RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
+	}
+	if (t->user == NULL || t->user[0] == '\0')
+		return 0;
+	if (exec_cri_parse_user(t->user, &u, err) != 0)
+		return -err->kind;
+	if (u.has_uid) {
+		sc->run_as_user =
+		    sc_msg(&b->s, &runtime__v1__int64_value__descriptor);
+		sc->run_as_user->value = u.uid;
+	} else {
+		sc->run_as_username = sc_printf(&b->s, "%s", u.name);
+	}
+	if (u.has_gid) {
+		sc->run_as_group =
+		    sc_msg(&b->s, &runtime__v1__int64_value__descriptor);
+		sc->run_as_group->value = u.gid;
+	}
+	return 0;
+}
+
+static void build_env(struct build *b, Runtime__V1__ContainerConfig *cc)
+{
+	const struct exec_task *t = b->t;
+	size_t i;
+
+	cc->envs = sc_new(&b->s, t->n_env * sizeof(void *));
+	for (i = 0; i < t->n_env; i++) {
+		Runtime__V1__KeyValue *kv =
+		    sc_msg(&b->s, &runtime__v1__key_value__descriptor);
+		const char *eq = strchr(t->env[i], '=');
+
+		if (eq != NULL) {
+			kv->key = sc_printf(&b->s, "%.*s",
+					    (int)(eq - t->env[i]), t->env[i]);
+			kv->value = str(eq + 1);
+		} else {
+			kv->key = str(t->env[i]);
+		}
+		cc->envs[i] = kv;
+	}
+	cc->n_envs = t->n_env;
+}
+
+static int build_container(struct build *b, Runtime__V1__ContainerConfig *cc,
+			   struct sw_err *err)
+{
+	const struct exec_task *t = b->t;
+	Runtime__V1__ContainerMetadata *md =
+	    sc_msg(&b->s, &runtime__v1__container_metadata__descriptor);
+	Runtime__V1__ImageSpec *image =
+	    sc_msg(&b->s, &runtime__v1__image_spec__descriptor);
+	Runtime__V1__LinuxContainerConfig *lx =
+	    sc_msg(&b->s, &runtime__v1__linux_container_config__descriptor);
+	Runtime__V1__LinuxContainerSecurityContext *sc = sc_msg(
+	    &b->s, &runtime__v1__linux_container_security_context__descriptor);
+
+	md->name = str(b->name);
+	cc->metadata = md;
+	image->image = str(t->image);
+	cc->image = image;
+	cc->n_command = t->n_command;
+	cc->command = strv(t->command);
+	cc->n_args = t->n_args;
+	cc->args = strv(t->args);
+	cc->working_dir = str(t->workdir);
+	build_env(b, cc);
+	if (b->hosts_path != NULL) {
+		Runtime__V1__Mount *m =
+		    sc_msg(&b->s, &runtime__v1__mount__descriptor);
+
+		m->container_path = "/etc/hosts";
+		m->host_path = str(b->hosts_path);
+		cc->mounts = sc_new(&b->s, sizeof(void *));
+		cc->mounts[0] = m;
+		cc->n_mounts = 1;
+	}
+	cc->n_labels = b->n_labels;
+	cc->labels = (Runtime__V1__ContainerConfig__LabelsEntry **)sc_map(
+	    &b->s, &runtime__v1__container_config__labels_entry__descriptor,
+	    b->labels, b->n_labels);
+	cc->log_path = EXEC_CRI_LOG_FILE;
+	cc->stdin = t->open_stdin;
+	cc->tty = t->tty;
+	lx->resources = build_resources(b);
+	if (build_security(b, sc, err) != 0)
+		return -err->kind;
+	lx->security_context = sc;
+	cc->linux = lx;
+	return 0;
+}
+
+static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
+{
+	uint8_t *p;
+
+	*len = protobuf_c_message_get_packed_size(m);
+	p = xmalloc(*len > 0 ? *len : 1);
+	protobuf_c_message_pack(m, p);
+	return p;
+}
+
+/* ======================================================================
+ * The executor
+ * ====================================================================== */
+
+/* What the executor knows of one task: the runtime's IDs for it, and
+ * whether its exit is being watched. Entries holding no runtime object are
+ * dropped once no call runs on them. */
+struct ctask {
+	struct ctask *next;
+	char id[EXEC_ID_MAX];
+	char pod_id[EXEC_ID_MAX];
+	char ctr_id[EXEC_ID_MAX];
+	bool resolved;  /* IDs known: set by us or looked up by label */
+	bool pod_ready; /* the sandbox is (or was found) READY */
+	bool watch;     /* running: report its exit */
+	bool exit_pending;
+	struct op *busy; /* the call in flight on this task */
+	int64_t grace_ns;
+	struct exec_status last;
+};
+
+enum op_kind {
+	OP_PREPARE = 0,
+	OP_START,
+	OP_STOP,
+	OP_REMOVE,
+	OP_STATUS,
+	OP_LIST,
+	OP_EXIT,     /* internal: a watched task exited */
+	OP_STOP_POD, /* internal: release a finished task's sandbox */
+	OP_KIND_COUNT,
+};
+
+enum op_wait {
+	OPW_NONE = 0,
+	OPW_CALL,     /* a CRI call is in flight */
+	OPW_NET,      /* waiting for the CNI network */
+	OPW_DEFERRED, /* finished inside the caller's call; reported later */
+};
+
+/* The first two steps of every call on a task find its IDs by label when
+ * the executor does not know them (after a restart). */
+enum {
+	S_RESOLVE_POD = 0,
+	S_RESOLVE_CTR,
+	S_FIRST,
+};
+
+struct prep {
+	char *image;
+	uint8_t *pod; /* packed PodSandboxConfig */
+	size_t pod_len;
+	uint8_t *ctr; /* packed ContainerConfig */
+	size_t ctr_len;
+	bool host_network;
+	int64_t pids_limit;
+	char reject[EXEC_ERR_MAX]; /* the spec was refused while building */
+};
+
+struct listed {
+	char id[EXEC_ID_MAX];
+	char pod_id[EXEC_ID_MAX];
+	char task_id[EXEC_ID_MAX];
+	char service_id[EXEC_ID_MAX];
+	char node_id[EXEC_ID_MAX];
+	bool has_ctr;
+	bool ready; /* a READY sandbox */
+};
+
+struct listing {
+	struct listed *pods;
+	size_t n_pods;
+	struct listed *ctrs;
+	size_t n_ctrs;
+	size_t next; /* container whose status comes next */
+	struct exec_found *found;
+	size_t n_found;
+};
+
+struct op {
+	struct op *next;
+	struct exec_cri *ex;
+	enum op_kind kind;
+	int step;
+	enum op_wait wait;
+	bool sync; /* inside the caller's call: completion is deferred */
+	struct exec_req *req;
+	exec_cb cb;
+	struct ctask *t; /* the task, held through t->busy; NULL if internal */
+	char task_id[EXEC_ID_MAX];
+	char pod_id[EXEC_ID_MAX]; /* internal ops */
+	char ctr_id[EXEC_ID_MAX];
+	struct cri_req cri;
+	int result;
+	struct sw_err err;
+	struct exec_status st;
+	int64_t grace_ns;
+	uint64_t net_since;
+	struct prep prep;
+	struct listing list;
+};
+
+struct exec_cri {
+	struct executor base;
+	uv_loop_t *loop;
+	struct cri_client *cri;
+	char *node_id;
+	char *log_root;
+	char *cgroup_parent;
+	unsigned poll_ms;
+	unsigned net_wait_ms;
+	bool has_net; /* a CNI network was configured */
+	bool net_ready;
+	bool net_checking;
+	char net_reason[256];
+	struct cri_req net_req;
+	struct cri_req poll_req;
+	bool poll_inflight;
+	uv_timer_t net_timer;
+	uv_timer_t poll_timer;
+	uv_timer_t defer_timer;
+	int handles_open;
+	struct ctask *tasks;
+	struct op *ops;
+	exec_event_cb on_event;
+	void *event_data;
+	bool closing;
+	exec_close_cb close_cb;
+	void *close_data;
+};
+
+static const char *ex_cgroup_parent(const struct exec_cri *ex)
+{
+	return ex->cgroup_parent;
+}
+
+static bool cgroup_v2(void)
+{
+	return access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0;
+}
+
+/* Task IDs name directories: keep them to [A-Za-z0-9_.-], not leading '.'. */
+static bool valid_id(const char *id)
+{
+	size_t i, n;
+
+	if (id == NULL || id[0] == '\0' || id[0] == '.')
+		return false;
+	n = strlen(id);
+	if (n >= EXEC_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '_' &&
+		    id[i] != '-' && id[i] != '.')
+			return false;
+	return true;
+}
+
+static void copy_id(char *dst, const char *src)
+{
+	(void)snprintf(dst, EXEC_ID_MAX, "%s", src);
+}
+
+/* ---- Task table ---- */
+
+static struct ctask *task_find(struct exec_cri *ex, const char *id)
+{
+	struct ctask *t;
+
+	for (t = ex->tasks; t != NULL; t = t->next)
+		if (strcmp(t->id, id) == 0)
+			return t;
+	return NULL;
+}
+
+static struct ctask *task_add(struct exec_cri *ex, const char *id)
+{
+	struct ctask *t = xcalloc(1, sizeof(*t));
+
+	copy_id(t->id, id);
+	t->grace_ns = EXEC_STOP_GRACE_DEFAULT_NS;
+	t->next = ex->tasks;
+	ex->tasks = t;
+	return t;
+}
+
+static void task_delete(struct exec_cri *ex, struct ctask *t)
+{
+	struct ctask **pp;
+
+	for (pp = &ex->tasks; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			free(t);
+			return;
+		}
+	}
+}
+
+static bool any_watched(const struct exec_cri *ex)
+{
+	const struct ctask *t;
+
+	for (t = ex->tasks; t != NULL; t = t->next)
+		if (t->watch)
+			return true;
+	return false;
+}
+
+/* ---- Files the executor keeps per task ---- */
+
+static char *task_dir(const struct exec_cri *ex, const char *id)
+{
+	return xasprintf("%s/%s", ex->log_root, id);
+}
+
+/* Removes the cgroup directories runc may have left for id under the
+ * cgroup parent, in every v1 hierarchy and in the v2 tree. Best effort:
+ * runc normally removes them itself. */
+static void cgroup_cleanup(const char *parent, const char *id)
+{
+	DIR *d = opendir(CGROUP_ROOT);
+	struct dirent *de;
+	char *p;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		p = id != NULL ? xasprintf("%s/%s%s/%s", CGROUP_ROOT,
+					   de->d_name, parent, id)
+			       : xasprintf("%s/%s%s", CGROUP_ROOT, de->d_name,
+					   parent);
+		(void)rmdir(p);
+		free(p);
+	}
+	closedir(d);
+	p = id != NULL ? xasprintf("%s%s/%s", CGROUP_ROOT, parent, id)
+		       : xasprintf("%s%s", CGROUP_ROOT, parent);
+	(void)rmdir(p);
+	free(p);
+}
+
+/* cgroup v1 has no CRI field for a pids limit: create the container's pids
+ * cgroup before runc does and set pids.max; runc joins the directory and,
+ * with no limit in the spec, leaves the value alone. */
+static int apply_pids_limit(const struct exec_cri *ex, const char *ctr_id,
+			    int64_t limit, struct sw_err *err)
+{
+	char *dir, *file, *val;
+	int fd, rc = 0;
+
+	if (limit <= 0 || cgroup_v2())
+		return 0;
+	dir = xasprintf("%s/pids%s/%s", CGROUP_ROOT, ex->cgroup_parent, ctr_id);
+	file = xasprintf("%s/pids.max", dir);
+	val = xasprintf("%" PRId64, limit);
+	if (fsutil_mkdir_p(dir, 0755, err) != 0) {
+		rc = -err->kind;
+	} else if ((fd = open(file, O_WRONLY | O_CLOEXEC)) == -1) {
+		rc = sw_err_sys(err, errno, "setting the pids limit");
+	} else {
+		if (write(fd, val, strlen(val)) == -1)
+			rc = sw_err_sys(err, errno, "setting the pids limit");
+		close(fd);
+	}
+	free(val);
+	free(file);
+	free(dir);
+	return rc;
+}
+
+/* Writes the task's /etc/hosts when it has extra hosts: the node's file
+ * for a host-network task, Docker's defaults otherwise, then the extra
+ * lines. Returns the path (malloc'd), NULL when containerd's default file
+ * will do, or NULL with err set. */
+static char *write_hosts(const struct exec_task *t, const char *dir,
+			 struct sw_err *err)
+{
+	struct buf b;
+	struct sw_err ignored;
+	char *path;
+	size_t i;
+
+	if (t->n_extra_hosts == 0)
+		return NULL;
+	buf_init(&b);
+	if (!t->host_network ||
+	    fsutil_read_file("/etc/hosts", 1 << 20, &b, &ignored) != 0) {
+		b.len = 0;
+		buf_puts(&b, "127.0.0.1\tlocalhost\n"
+			     "::1\tlocalhost ip6-localhost ip6-loopback\n"
+			     "fe00::0\tip6-localnet\n"
+			     "ff00::0\tip6-mcastprefix\n"
+			     "ff02::1\tip6-allnodes\n"
+			     "ff02::2\tip6-allrouters\n");
+	}
+	if (b.len > 0 && b.data[b.len - 1] != '\n')
+		buf_puts(&b, "\n");
+	for (i = 0; i < t->n_extra_hosts; i++)
+		buf_printf(&b, "%s\n", t->extra_hosts[i]);
+	path = xasprintf("%s/hosts", dir);
+	if (fsutil_write_file(path, b.data, err) != 0) {
+		free(path);
+		path = NULL;
+	}
+	buf_free(&b);
+	return path;
+}
+
+/* ---- Operations: the machinery ---- */
+
+static void on_op_reply(struct cri_req *r, int status);
+static void on_defer(uv_timer_t *timer);
+static int op_run(struct op *op);
+static void poll_ensure(struct exec_cri *ex);
+static void poll_kick(struct exec_cri *ex);
+
+static struct op *op_new(struct exec_cri *ex, enum op_kind kind,
+			 struct exec_req *req, exec_cb cb)
+{
+	struct op *op = xcalloc(1, sizeof(*op));
+
+	op->ex = ex;
+	op->kind = kind;
+	op->req = req;
+	op->cb = cb;
+	op->next = ex->ops;
+	ex->ops = op;
+	return op;
+}
+
+static void op_unlink(struct op *op)
+{
+	struct op **pp;
+
+	for (pp = &op->ex->ops; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			return;
+		}
+	}
+}
+
+static void op_free(struct op *op)
+{
+	free(op->prep.image);
+	free(op->prep.pod);
+	free(op->prep.ctr);
+	free(op->list.pods);
+	free(op->list.ctrs);
+	free(op->list.found);
+	free(op);
+}
+
+/* Reports the op to its caller and frees it. */
+static void op_finish(struct op *op)
+{
+	struct exec_cri *ex = op->ex;
+	struct exec_req *req = op->req;
+	struct ctask *t = op->t;
+
+	op_unlink(op);
+	if (t != NULL) {
+		if (t->busy == op)
+			t->busy = NULL;
+		if (t->busy == NULL && t->pod_id[0] == '\0' &&
+		    t->ctr_id[0] == '\0' && !t->exit_pending)
+			task_delete(ex, t);
+	}
+	if (req != NULL) {
+		req->priv = NULL;
+		req->status = op->st;
+		req->found = op->list.found;
+		req->n_found = op->list.n_found;
+		if (op->result < 0)
+			req->err = op->err;
+	}
+	if (op->cb != NULL)
+		op->cb(req, op->result);
+	if (req != NULL) {
+		req->found = NULL;
+		req->n_found = 0;
+	}
+	op_free(op);
+}
+
+/* Completes the op: reported now, or from the loop when still inside the
+ * caller's call (callbacks never fire inside a call). */
+static void op_complete(struct op *op, int result)
+{
+	op->result = result;
+	if (op->sync) {
+		op->wait = OPW_DEFERRED;
+		uv_timer_start(&op->ex->defer_timer, on_defer, 0, 0);
+		return;
+	}
+	op_finish(op);
+}
+
+static void on_defer(uv_timer_t *timer)
+{
+	struct exec_cri *ex = timer->data;
+	struct op *op;
+
+	for (;;) {
+		for (op = ex->ops; op != NULL; op = op->next)
+			if (op->wait == OPW_DEFERRED)
+				break;
+		if (op == NULL)
+			return;
+		op_finish(op);
+	}
+}
+
+/* Starts a CRI call for the op's current step. */
+static int op_call(struct op *op, enum cri_method m,
+		   const ProtobufCMessage *msg, unsigned timeout_ms)
+{
+	int rc;
+
+	memset(&op->cri, 0, sizeof(op->cri));
+	op->cri.data = op;
+	op->cri.timeout_ms = timeout_ms != 0 ? timeout_ms : CALL_MS;
+	rc = cri_call(&op->cri, op->ex->cri, m, msg, on_op_reply, &op->err);
+	if (rc == 0)
+		op->wait = OPW_CALL;
+	return rc;
+}
+
+/* Runs the op's current step; a step that cannot start ends the op. */
+static void op_continue(struct op *op)
+{
+	int rc = op_run(op);
+
+	if (rc < 0)
+		op_complete(op, rc);
+}
+
+/* Errors that say nothing about the task: containerd is away or slow. */
+static bool transient(const struct cri_req *r)
+{
+	return r->code == GRPC_UNAVAILABLE || r->code == GRPC_CANCELLED ||
+	       r->code == GRPC_DEADLINE_EXCEEDED;
+}
+
+/* Ends the op with the call's error, as a failed call. */
+static int op_fail(struct op *op, const struct cri_req *r)
+{
+	op->err = r->err;
+	return sw_err_wrap(&op->err, "%s", cri_method_name(r->method));
+}
+
+static void set_status(struct exec_status *st, enum exec_state state,
+		       const char *msg, const char *errfmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void set_status(struct exec_status *st, enum exec_state state,
+		       const char *msg, const char *errfmt, ...)
+{
+	va_list ap;
+
+	st->state = state;
+	set_msg(st, msg);
+	st->err[0] = '\0';
+	if (errfmt == NULL)
+		return;
+	va_start(ap, errfmt);
+	(void)vsnprintf(st->err, sizeof(st->err), errfmt, ap);
+	va_end(ap);
+}
+
+/* Label selectors for one node, optionally one task. */
+struct selector {
+	struct exec_kv kv[2];
+	size_t n;
+};
+
+static void selector_init(struct selector *s, const struct exec_cri *ex,
+			  const char *task_id)
+{
+	s->kv[0].key = EXEC_LABEL_NODE_ID;
+	s->kv[0].value = ex->node_id;
+	s->n = 1;
+	if (task_id != NULL) {
+		s->kv[1].key = EXEC_LABEL_TASK_ID;
+		s->kv[1].value = task_id;
+		s->n = 2;
+	}
+}
+
+static int call_list_pods(struct op *op, const char *task_id)
+{
+	Runtime__V1__ListPodSandboxRequest msg =
+	    RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+	Runtime__V1__PodSandboxFilter f = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+	struct scratch s = {0};
+	struct selector sel;
+	int rc;
+
+	selector_init(&sel, op->ex, task_id);
+	f.n_label_selector = sel.n;
+	f.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)
+	    sc_map(&s,
+		   &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor,
+		   sel.kv, sel.n);
+	msg.filter = &f;
+	rc = op_call(op, CRI_LIST_POD_SANDBOX, &msg.base, 0);
+	sc_free(&s);
+	return rc;
+}
+
+static int call_list_containers(struct op *op, const char *task_id)
+{
+	Runtime__V1__ListContainersRequest msg =
+	    RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+	Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
+	struct scratch s = {0};
+	struct selector sel;
+	int rc;
+
+	selector_init(&sel, op->ex, task_id);
+	f.n_label_selector = sel.n;
+	f.label_selector = (Runtime__V1__ContainerFilter__LabelSelectorEntry **)
+	    sc_map(&s,
+		   &runtime__v1__container_filter__label_selector_entry__descriptor,
+		   sel.kv, sel.n);
+	msg.filter = &f;
+	rc = op_call(op, CRI_LIST_CONTAINERS, &msg.base, 0);
+	sc_free(&s);
+	return rc;
+}
+
+static int call_container_status(struct op *op, const char *ctr_id)
+{
+	Runtime__V1__ContainerStatusRequest msg =
+	    RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+
+	msg.container_id = (char *)ctr_id;
+	msg.verbose = true;
+	return op_call(op, CRI_CONTAINER_STATUS, &msg.base, 0);
+}
+
+static int call_stop_pod(struct op *op, const char *pod_id)
+{
+	Runtime__V1__StopPodSandboxRequest msg =
+	    RUNTIME__V1__STOP_POD_SANDBOX_REQUEST__INIT;
+
+	msg.pod_sandbox_id = (char *)pod_id;
+	return op_call(op, CRI_STOP_POD_SANDBOX, &msg.base, 0);
+}
+
+/* Releases a finished task's sandbox (its pause process, network namespace
+ * and IP) in the background. */
+static void spawn_stop_pod(struct exec_cri *ex, const char *pod_id)
+{
+	struct op *op;
+
+	if (pod_id[0] == '\0' || ex->closing)
+		return;
+	op = op_new(ex, OP_STOP_POD, NULL, NULL);
+	copy_id(op->pod_id, pod_id);
+	if (call_stop_pod(op, pod_id) != 0)
+		op_finish(op);
+}
+
+static const char *label(Runtime__V1__PodSandbox__LabelsEntry **l, size_t n,
+			 const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i]->key, key) == 0)
+			return l[i]->value;
+	return "";
+}
+
+static const char *ctr_label(Runtime__V1__Container__LabelsEntry **l,
+			     size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i]->key, key) == 0)
+			return l[i]->value;
+	return "";
+}
+
+/* ---- Resolving a task's IDs by label ---- */
+
+static int resolve_run(struct op *op)
+{
+	if (op->t->resolved) {
+		op->step = S_FIRST;
+		return op_run(op);
+	}
+	if (op->step == S_RESOLVE_POD)
+		return call_list_pods(op, op->t->id);
+	return call_list_containers(op, op->t->id);
+}
+
+/* Picks a READY sandbox, else the newest one. */
+static void resolve_pods(struct ctask *t,
+			 const Runtime__V1__ListPodSandboxResponse *r)
+{
+	const Runtime__V1__PodSandbox *best = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n_items; i++) {
+		const Runtime__V1__PodSandbox *p = r->items[i];
+		bool ready =
+		    p->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+
+		if (best == NULL ||
+		    (ready && best->state != p->state) ||
+		    (best->state == p->state &&
+		     p->created_at > best->created_at))
+			best = p;
+	}
+	if (best == NULL)
+		return;
+	copy_id(t->pod_id, best->id);
+	t->pod_ready =
+	    best->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+}
+
+/* Picks the container in the chosen sandbox, else the newest one. */
+static void resolve_ctrs(struct ctask *t,
+			 const Runtime__V1__ListContainersResponse *r)
+{
+	const Runtime__V1__Container *best = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n_containers; i++) {
+		const Runtime__V1__Container *c = r->containers[i];
+		bool in_pod = strcmp(c->pod_sandbox_id, t->pod_id) == 0;
+		bool best_in = best != NULL &&
+			       strcmp(best->pod_sandbox_id, t->pod_id) == 0;
+
+		if (best == NULL || (in_pod && !best_in) ||
+		    (in_pod == best_in && c->created_at > best->created_at))
+			best = c;
+	}
+	if (best == NULL)
+		return;
+	copy_id(t->ctr_id, best->id);
+	if (t->pod_id[0] == '\0')
+		copy_id(t->pod_id, best->pod_sandbox_id);
+}
+
+static int resolve_reply(struct op *op, int status, struct cri_req *r)
+{
+	if (status < 0)
+		return op_fail(op, r);
+	if (op->step == S_RESOLVE_POD) {
+		resolve_pods(op->t, r->reply.list_pod_sandbox);
+	} else {
+		resolve_ctrs(op->t, r->reply.list_containers);
+		op->t->resolved = true;
+	}
+	op->step++;
+	return op_run(op);
+}
+
+static int not_found(struct op *op)
+{
+	return sw_err_set(&op->err, SW_ENOTFOUND, "task %s not found",
+			  op->task_id);
+}
+
+/* Records what the runtime says about a task found there, and watches it
+ * if it runs. A finished task's sandbox is released. */
+static void adopt(struct exec_cri *ex, struct ctask *t,
+		  const struct exec_status *st)
+{
+	t->last = *st;
+	t->resolved = true;
+	if (st->state == EXEC_RUNNING) {
+		t->watch = true;
+		poll_ensure(ex);
+	} else if (st->state >= EXEC_COMPLETE && t->pod_ready) {
+		spawn_stop_pod(ex, t->pod_id);
+		t->pod_ready = false;
+	}
+}
+
+/* ---- prepare ---- */
+
+enum {
+	P_CHECK = S_FIRST,
+	P_ADOPT,
+	P_STALE,
+	P_NET,
+	P_IMAGE,
+	P_PULL,
+	P_RUN,
+	P_CREATE,
+};
+
+static void net_check(struct exec_cri *ex);
+
+/* Ends a prepare with the task REJECTED, as Docker's agent does for any
+ * error before the task starts, and releases a sandbox already made. */
+static int prep_reject(struct op *op, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int prep_reject(struct op *op, const char *fmt, ...)
+{
+	struct ctask *t = op->t;
+	va_list ap;
+
+	memset(&op->st, 0, sizeof(op->st));
+	op->st.state = EXEC_REJECTED;
+	set_msg(&op->st, "preparing");
+	va_start(ap, fmt);
+	(void)vsnprintf(op->st.err, sizeof(op->st.err), fmt, ap);
+	va_end(ap);
+	copy_id(op->st.container_id, t->ctr_id);
+	t->last = op->st;
+	if (t->pod_ready) {
+		spawn_stop_pod(op->ex, t->pod_id);
+		t->pod_ready = false;
+	}
+	op_complete(op, 0);
+	return 0;
+}
+
+static int prep_image_call(struct op *op, enum cri_method m)
+{
+	Runtime__V1__ImageStatusRequest st =
+	    RUNTIME__V1__IMAGE_STATUS_REQUEST__INIT;
+	Runtime__V1__PullImageRequest pull =
+	    RUNTIME__V1__PULL_IMAGE_REQUEST__INIT;
+	Runtime__V1__ImageSpec spec = RUNTIME__V1__IMAGE_SPEC__INIT;
+
+	spec.image = op->prep.image;
+	st.image = pull.image = &spec;
+	if (m == CRI_IMAGE_STATUS)
+		return op_call(op, m, &st.base, 0);
+	/* Pulls move whole images: the client's own (long) default. */
+	return op_call(op, m, &pull.base, 30 * 60 * 1000);
+}
+
+static int prep_run_pod(struct op *op)
+{
+	Runtime__V1__RunPodSandboxRequest msg =
+	    RUNTIME__V1__RUN_POD_SANDBOX_REQUEST__INIT;
+	int rc;
+
+	msg.config = runtime__v1__pod_sandbox_config__unpack(
+	    NULL, op->prep.pod_len, op->prep.pod);
+	if (msg.config == NULL)
+		return sw_err_set(&op->err, SW_ESYSTEM, "bad sandbox config");
+	rc = op_call(op, CRI_RUN_POD_SANDBOX, &msg.base, 0);
+	runtime__v1__pod_sandbox_config__free_unpacked(msg.config, NULL);
+	return rc;
+}
+
+static int prep_create(struct op *op)
+{
+	Runtime__V1__CreateContainerRequest msg =
+	    RUNTIME__V1__CREATE_CONTAINER_REQUEST__INIT;
+	int rc;
+
+	msg.pod_sandbox_id = op->t->pod_id;
+	msg.sandbox_config = runtime__v1__pod_sandbox_config__unpack(
+	    NULL, op->prep.pod_len, op->prep.pod);
+	msg.config = runtime__v1__container_config__unpack(
+	    NULL, op->prep.ctr_len, op->prep.ctr);
+	if (msg.sandbox_config == NULL || msg.config == NULL)
+		rc = sw_err_set(&op->err, SW_ESYSTEM, "bad container config");
+	else
+		rc = op_call(op, CRI_CREATE_CONTAINER, &msg.base, 0);
+	if (msg.sandbox_config != NULL)
+		runtime__v1__pod_sandbox_config__free_unpacked(
+		    msg.sandbox_config, NULL);
+	if (msg.config != NULL)
+		runtime__v1__container_config__free_unpacked(msg.config, NULL);
+	return rc;
+}
+
+static int prepare_run(struct op *op)
+{
+	struct exec_cri *ex = op->ex;
+	struct ctask *t = op->t;
+	Runtime__V1__RemovePodSandboxRequest rm =
+	    RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+
+	if (op->step < S_FIRST)
+		return resolve_run(op);
+	switch (op->step) {
+	case P_CHECK:
+		if (t->ctr_id[0] != '\0') {
+			op->step = P_ADOPT;
+			return call_container_status(op, t->ctr_id);
+		}
+		if (op->prep.reject[0] != '\0')
+			return prep_reject(op, "%s", op->prep.reject);
+		if (t->pod_id[0] != '\0' && !t->pod_ready) {
+			/* A stopped sandbox left by an interrupted prepare
+			 * still holds the task's sandbox name. */
+			op->step = P_STALE;
+			rm.pod_sandbox_id = t->pod_id;
+			return op_call(op, CRI_REMOVE_POD_SANDBOX, &rm.base, 0);
+		}
+		op->step = P_NET;
+		/* fall through */
+	case P_NET:
+		if (!op->prep.host_network && !ex->net_ready) {
+			if (!ex->has_net)
+				return prep_reject(
+				    op, "no bridge network on this node: "
+					"only host-network tasks can run");
+			op->wait = OPW_NET;
+			op->net_since = uv_now(ex->loop);
+			net_check(ex);
+			return 0;
+		}
+		op->step = P_IMAGE;
+		/* fall through */
+	case P_IMAGE:
+	case P_PULL:
+		return prep_image_call(op, op->step == P_IMAGE
+					       ? CRI_IMAGE_STATUS
+					       : CRI_PULL_IMAGE);
+	case P_RUN:
+		if (t->pod_id[0] == '\0')
+			return prep_run_pod(op);
+		op->step = P_CREATE;
+		/* fall through */
+	default:
+		return prep_create(op);
+	}
+}
+
+static int prepare_reply(struct op *op, int status, struct cri_req *r)
+{
+	struct ctask *t = op->t;
+	struct sw_err err;
+
+	if (op->step < S_FIRST)
+		return resolve_reply(op, status, r);
+	if (status < 0 && transient(r))
+		return op_fail(op, r);
+	switch (op->step) {
+	case P_ADOPT:
+		if (status < 0 && r->code == GRPC_NOT_FOUND) {
+			t->ctr_id[0] = '\0';
+			op->step = P_CHECK;
+			return op_run(op);
+		}
+		if (status < 0)
+			return op_fail(op, r);
+		exec_cri_status_from(r->reply.container_status, &op->st);
+		adopt(op->ex, t, &op->st);
+		op_complete(op, 0);
+		return 0;
+	case P_STALE:
+		if (status < 0 && r->code != GRPC_NOT_FOUND)
+			return op_fail(op, r);
+		t->pod_id[0] = '\0';
+		op->step = P_NET;
+		return op_run(op);
+	case P_IMAGE:
+		if (status < 0)
+			return prep_reject(op, "%s", r->err.msg);
+		op->step = r->reply.image_status->image != NULL ? P_RUN : P_PULL;
+		return op_run(op);
+	case P_PULL:
+		/* Docker's words when an image is neither local nor
+		 * pullable. */
+		if (status < 0)
+			return prep_reject(op, "No such image: %s",
+					   op->prep.image);
+		op->step = P_RUN;
+		return op_run(op);
+	case P_RUN:
+		if (status < 0)
+			return prep_reject(op, "%s", r->err.msg);
+		copy_id(t->pod_id, r->reply.run_pod_sandbox->pod_sandbox_id);
+		t->pod_ready = true;
+		op->step = P_CREATE;
+		return op_run(op);
+	default:
+		if (status < 0)
+			return prep_reject(op, "%s", r->err.msg);
+		copy_id(t->ctr_id, r->reply.create_container->container_id);
+		if (apply_pids_limit(op->ex, t->ctr_id, op->prep.pids_limit,
+				     &err) != 0)
+			return prep_reject(op, "%s", err.msg);
+		memset(&op->st, 0, sizeof(op->st));
+		set_status(&op->st, EXEC_READY, "prepared", NULL);
+		copy_id(op->st.container_id, t->ctr_id);
+		t->last = op->st;
+		op_complete(op, 0);
+		return 0;
+	}
+}
+
+/* ---- start ---- */
+
+enum { ST_START = S_FIRST, ST_STATUS };
+
+static int start_run(struct op *op)
+{
+	Runtime__V1__StartContainerRequest msg =
+	    RUNTIME__V1__START_CONTAINER_REQUEST__INIT;
+
+	if (op->step < S_FIRST)
+		return resolve_run(op);
+	if (op->step == ST_STATUS)
+		return call_container_status(op, op->t->ctr_id);
+	if (op->t->ctr_id[0] == '\0')
+		return not_found(op);
+	msg.container_id = op->t->ctr_id;
+	return op_call(op, CRI_START_CONTAINER, &msg.base, 0);
+}
+
+/* The task started: it is RUNNING even if it has exited since; that exit
+ * is reported through the event callback like any other. */
+static void start_running(struct op *op, int status, struct cri_req *r)
+{
+	struct exec_cri *ex = op->ex;
+	struct ctask *t = op->t;
+	bool exited = false;
+
+	if (status == 0) {
+		exec_cri_status_from(r->reply.container_status, &op->st);
+		exited = op->st.state >= EXEC_COMPLETE;
+	} else {
+		memset(&op->st, 0, sizeof(op->st));
+		copy_id(op->st.container_id, t->ctr_id);
+	}
+	set_status(&op->st, EXEC_RUNNING, "started", NULL);
+	op->st.exit_code = 0;
+	op->st.finished_at = 0;
+	op->st.oom_killed = false;
+	t->last = op->st;
+	t->watch = true;
+	if (exited)
+		poll_kick(ex);
+	else
+		poll_ensure(ex);
+}
+
+static int start_reply(struct op *op, int status, struct cri_req *r)
+{
+	struct ctask *t = op->t;
+
+	if (op->step < S_FIRST)
+		return resolve_reply(op, status, r);
+	if (op->step == ST_STATUS) {
+		start_running(op, status, r);
+		op_complete(op, 0);
+		return 0;
+	}
+	if (status < 0 && (transient(r) || r->code == GRPC_NOT_FOUND))
+		return op_fail(op, r);
+	if (status < 0) {
+		memset(&op->st, 0, sizeof(op->st));
+		set_status(&op->st, EXEC_FAILED, "starting",
+			   "starting container failed: %s", r->err.msg);
+		copy_id(op->st.container_id, t->ctr_id);
+		t->last = op->st;
+		if (t->pod_ready) {
+			spawn_stop_pod(op->ex, t->pod_id);
+			t->pod_ready = false;
+		}
+		op_complete(op, 0);
+		return 0;
+	}
+	op->step = ST_STATUS;
+	return op_run(op);
+}
+
+/* ---- stop ---- */
+
+enum { SP_STOP = S_FIRST, SP_STATUS, SP_POD };
+
+static int stop_run(struct op *op)
+{
+	Runtime__V1__StopContainerRequest msg =
+	    RUNTIME__V1__STOP_CONTAINER_REQUEST__INIT;
+	struct ctask *t = op->t;
+	int64_t secs;
+
+	if (op->step < S_FIRST)
+		return resolve_run(op);
+	switch (op->step) {
+	case SP_STOP:
+		if (t->ctr_id[0] != '\0') {
+			/* CRI counts whole seconds: round up, so a grace
+			 * period is never cut short. */
+			secs = (op->grace_ns + 999999999) / 1000000000;
+			msg.container_id = t->ctr_id;
+			msg.timeout = secs;
+			return op_call(op, CRI_STOP_CONTAINER, &msg.base,
+				       (unsigned)(secs * 1000) + STOP_EXTRA_MS);
+		}
+		if (t->pod_id[0] == '\0')
+			return not_found(op);
+		set_status(&op->st, EXEC_SHUTDOWN, "shutdown", NULL);
+		op->step = SP_POD;
+		return op_run(op);
+	case SP_STATUS:
+		return call_container_status(op, t->ctr_id);
+	default:
+		if (t->pod_id[0] != '\0')
+			return call_stop_pod(op, t->pod_id);
+		op_complete(op, 0);
+		return 0;
+	}
+}
+
+static int stop_reply(struct op *op, int status, struct cri_req *r)
+{
+	struct ctask *t = op->t;
+
+	if (op->step < S_FIRST)
+		return resolve_reply(op, status, r);
+	if (status < 0 && r->code != GRPC_NOT_FOUND)
+		return op_fail(op, r);
+	switch (op->step) {
+	case SP_STOP:
+		op->step = SP_STATUS;
+		return op_run(op);
+	case SP_STATUS:
+		if (status < 0) {
+			memset(&op->st, 0, sizeof(op->st));
+			set_status(&op->st, EXEC_SHUTDOWN, "shutdown", NULL);
+		} else {
+			exec_cri_status_from(r->reply.container_status,
+					     &op->st);
+			if (op->st.state == EXEC_READY)
+				set_status(&op->st, EXEC_SHUTDOWN, "shutdown",
+					   NULL);
+		}
+		t->last = op->st;
+		op->step = SP_POD;
+		return op_run(op);
+	default:
+		t->pod_ready = false;
+		op_complete(op, 0);
+		return 0;
+	}
+}
+
+/* ---- remove ---- */
+
+enum { RM_CTR = S_FIRST, RM_STOP_POD, RM_POD, RM_DONE };
+
+static void remove_files(struct op *op)
+{
+	struct exec_cri *ex = op->ex;
+	char *dir = task_dir(ex, op->task_id);
+	struct sw_err err;
+
+	/* containerd never removes a log directory. */
+	(void)fsutil_remove_all(dir, &err);
+	free(dir);
+	if (op->ctr_id[0] != '\0')
+		cgroup_cleanup(ex->cgroup_parent, op->ctr_id);
+	if (op->pod_id[0] != '\0')
+		cgroup_cleanup(ex->cgroup_parent, op->pod_id);
+}
+
+static int remove_run(struct op *op)
+{
+	Runtime__V1__RemoveContainerRequest rc =
+	    RUNTIME__V1__REMOVE_CONTAINER_REQUEST__INIT;
+	Runtime__V1__RemovePodSandboxRequest rp =
+	    RUNTIME__V1__REMOVE_POD_SANDBOX_REQUEST__INIT;
+	struct ctask *t = op->t;
+
+	if (op->step < S_FIRST)
+		return resolve_run(op);
+	switch (op->step) {
+	case RM_CTR:
+		if (t->ctr_id[0] != '\0') {
+			copy_id(op->ctr_id, t->ctr_id);
+			rc.container_id = t->ctr_id;
+			return op_call(op, CRI_REMOVE_CONTAINER, &rc.base, 0);
+		}
+		op->step = RM_STOP_POD;
+		/* fall through */
+	case RM_STOP_POD:
+		if (t->pod_id[0] != '\0') {
+			copy_id(op->pod_id, t->pod_id);
+			return call_stop_pod(op, t->pod_id);
+		}
+		op->step = RM_DONE;
+		return op_run(op);
+	case RM_POD:
+		rp.pod_sandbox_id = t->pod_id;
+		return op_call(op, CRI_REMOVE_POD_SANDBOX, &rp.base, 0);
+	default:
+		remove_files(op);
+		op->st = t->last;
+		task_delete(op->ex, t);
+		op->t = NULL;
+		op_complete(op, 0);
+		return 0;
+	}
+}
+
+static int remove_reply(struct op *op, int status, struct cri_req *r)
+{
+	if (op->step < S_FIRST)
+		return resolve_reply(op, status, r);
+	if (status < 0 && r->code != GRPC_NOT_FOUND)
+		return op_fail(op, r);
+	if (op->step == RM_CTR)
+		op->t->ctr_id[0] = '\0';
+	else if (op->step == RM_POD)
+		op->t->pod_id[0] = '\0';
+	op->step++;
+	return op_run(op);
+}
+
+/* ---- status ---- */
+
+static int status_run(struct op *op)
+{
+	struct ctask *t = op->t;
+
+	if (op->step < S_FIRST)
+		return resolve_run(op);
+	if (t->ctr_id[0] != '\0')
+		return call_container_status(op, t->ctr_id);
+	if (t->pod_id[0] == '\0')
+		return not_found(op);
+	op->st = t->last;
+	if (op->st.state == 0)
+		set_status(&op->st, EXEC_PREPARING, "preparing", NULL);
+	op_complete(op, 0);
+	return 0;
+}
+
+static int status_reply(struct op *op, int status, struct cri_req *r)
+{
+	if (op->step < S_FIRST)
+		return resolve_reply(op, status, r);
+	if (status < 0 && r->code == GRPC_NOT_FOUND)
+		return not_found(op);
+	if (status < 0)
+		return op_fail(op, r);
+	exec_cri_status_from(r->reply.container_status, &op->st);
+	op->t->last = op->st;
+	op_complete(op, 0);
+	return 0;
+}
+
+/* ---- list ---- */
+
+enum { L_PODS = S_FIRST, L_CTRS, L_STATUS };
+
+static void list_pods(struct listing *l,
+		      const Runtime__V1__ListPodSandboxResponse *r)
+{
+	size_t i;
+
+	l->pods = xcalloc(r->n_items + 1, sizeof(*l->pods));
+	for (i = 0; i < r->n_items; i++) {
+		const Runtime__V1__PodSandbox *p = r->items[i];
+		struct listed *d = &l->pods[l->n_pods];
+		const char *task = label(p->labels, p->n_labels,
+					 EXEC_LABEL_TASK_ID);
+
+		if (!valid_id(task))
+			continue;
+		copy_id(d->pod_id, p->id);
+		copy_id(d->task_id, task);
+		copy_id(d->service_id, label(p->labels, p->n_labels,
+					     EXEC_LABEL_SERVICE_ID));
+		copy_id(d->node_id,
+			label(p->labels, p->n_labels, EXEC_LABEL_NODE_ID));
+		d->ready =
+		    p->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+		l->n_pods++;
+	}
+}
+
+static void list_ctrs(struct listing *l,
+		      const Runtime__V1__ListContainersResponse *r)
+{
+	size_t i, j;
+
+	l->ctrs = xcalloc(r->n_containers + 1, sizeof(*l->ctrs));
+	for (i = 0; i < r->n_containers; i++) {
+		const Runtime__V1__Container *c = r->containers[i];
+		struct listed *d = &l->ctrs[l->n_ctrs];
+		const char *task = ctr_label(c->labels, c->n_labels,
+					     EXEC_LABEL_TASK_ID);
+
+		if (!valid_id(task))
+			continue;
+		copy_id(d->id, c->id);
+		copy_id(d->pod_id, c->pod_sandbox_id);
+		copy_id(d->task_id, task);
+		copy_id(d->service_id, ctr_label(c->labels, c->n_labels,
+						 EXEC_LABEL_SERVICE_ID));
+		copy_id(d->node_id,
+			ctr_label(c->labels, c->n_labels, EXEC_LABEL_NODE_ID));
+		for (j = 0; j < l->n_pods; j++)
+			if (strcmp(l->pods[j].pod_id, d->pod_id) == 0)
+				l->pods[j].has_ctr = true;
+		l->n_ctrs++;
+	}
+	l->found = xcalloc(l->n_ctrs + l->n_pods + 1, sizeof(*l->found));
+}
+
+static struct exec_found *found_add(struct listing *l, const struct listed *d)
+{
+	struct exec_found *f;
+	size_t i;
+
+	for (i = 0; i < l->n_found; i++)
+		if (strcmp(l->found[i].task_id, d->task_id) == 0)
+			return NULL;
+	f = &l->found[l->n_found++];
+	copy_id(f->task_id, d->task_id);
+	copy_id(f->service_id, d->service_id);
+	copy_id(f->node_id, d->node_id);
+	return f;
+}
+
+/* Adopts one found task: the executor now answers for it. */
+static void list_adopt(struct exec_cri *ex, const struct exec_found *f,
+		       const struct listed *d, bool pod_ready)
+{
+	struct ctask *t = task_find(ex, f->task_id);
+
+	if (t == NULL)
+		t = task_add(ex, f->task_id);
+	else if (t->busy != NULL)
+		return;
+	if (t->pod_id[0] == '\0') {
+		copy_id(t->pod_id, d->pod_id);
+		t->pod_ready = pod_ready;
+	}
+	if (t->ctr_id[0] == '\0')
+		copy_id(t->ctr_id, d->id);
+	adopt(ex, t, &f->status);
+}
+
+static bool pod_is_ready(const struct listing *l, const char *pod_id)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_pods; i++)
+		if (strcmp(l->pods[i].pod_id, pod_id) == 0)
+			return l->pods[i].ready;
+	return false;
+}
+
+static void list_lone_pods(struct op *op);
+
+static int list_run(struct op *op)
+{
+	struct listing *l = &op->list;
+
+	switch (op->step) {
+	case L_PODS:
+		return call_list_pods(op, NULL);
+	case L_CTRS:
+		return call_list_containers(op, NULL);
+	default:
+		if (l->next < l->n_ctrs)
+			return call_container_status(op, l->ctrs[l->next].id);
+		list_lone_pods(op);
+		op_complete(op, 0);
+		return 0;
+	}
+}
+
+/* Sandboxes with no container: a prepare that never finished. */
+static void list_lone_pods(struct op *op)
+{
+	struct listing *l = &op->list;
+	struct exec_found *f;
+	size_t i;
+
+	for (i = 0; i < l->n_pods; i++) {
+		if (l->pods[i].has_ctr)
+			continue;
+		f = found_add(l, &l->pods[i]);
+		if (f == NULL)
+			continue;
+		set_status(&f->status, EXEC_PREPARING, "preparing", NULL);
+		list_adopt(op->ex, f, &l->pods[i], l->pods[i].ready);
+	}
+}
+
+static int list_reply(struct op *op, int status, struct cri_req *r)
+{
+	struct listing *l = &op->list;
+	const struct listed *d;
+	struct exec_found *f;
+
+	if (status < 0 && !(op->step == L_STATUS && r->code == GRPC_NOT_FOUND))
+		return op_fail(op, r);
+	if (op->step == L_PODS) {
+		list_pods(l, r->reply.list_pod_sandbox);
+		op->step = L_CTRS;
+		return op_run(op);
+	}
+	if (op->step == L_CTRS) {
+		list_ctrs(l, r->reply.list_containers);
+		op->step = L_STATUS;
+		return op_run(op);
+	}
+	/* A container removed since the listing is simply not there. */
+	d = &l->ctrs[l->next++];
+	if (status == 0 && (f = found_add(l, d)) != NULL) {
+		exec_cri_status_from(r->reply.container_status, &f->status);
+		list_adopt(op->ex, f, d, pod_is_ready(l, d->pod_id));
+	}
+	return op_run(op);
+}

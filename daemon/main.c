@@ -14,6 +14,7 @@
 #include "daemon/lockfile.h"
 #include "daemon/options.h"
 #include "daemon/spawn.h"
+#include "cri/executor_cri.h"
 #include "engine-api/api.h"
 #include "lib/alloc.h"
 #include "lib/fsutil.h"
@@ -251,12 +252,44 @@ static void describe_host(struct swarm_host *h)
 		 SWARMD_VERSION);
 }
 
+/* The CRI executor of this node: on the managed containerd with the
+ * node-local bridge network, or on an external one (host network only, as
+ * its CNI directory is not ours to write). */
+static struct executor *make_executor(void *ctx, const char *node_id,
+				      exec_event_cb cb, void *cb_data)
+{
+	struct daemon *d = ctx;
+	struct exec_cri_config cfg;
+	struct executor *ex;
+	struct sw_err err;
+	char *logs = xasprintf("%s/tasks", d->opts.data_root);
+	char *cni = d->ctd ? xasprintf("%s/containerd/cni/net.d",
+				       d->opts.data_root)
+			   : NULL;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.node_id = node_id;
+	cfg.log_root = logs;
+	cfg.cni_conf_dir = cni;
+	cfg.on_event = cb;
+	cfg.event_data = cb_data;
+	ex = executor_cri_new(&d->loop,
+			      d->ctd ? ctd_socket(d->ctd) : d->opts.containerd,
+			      &cfg, &err);
+	if (ex == NULL)
+		log_error("cannot run tasks: %s", err.msg);
+	free(logs);
+	free(cni);
+	return ex;
+}
+
 static int start_swarm(struct daemon *d, struct sw_err *err)
 {
 	struct swarm_host host;
 
 	describe_host(&host);
 	d->swarm = swarm_new(&d->loop, d->opts.data_root, &host);
+	swarm_set_executor_factory(d->swarm, make_executor, d);
 	d->env.swarm = d->swarm;
 	if (swarm_load(d->swarm, err) != 0) {
 		/* Keep serving: /info shows the error state and leave --force

@@ -161,9 +161,16 @@ void h_nodes_list(struct api_req *req)
 
 	if (!api_require_manager(req))
 		return;
+	sw_err_clear(&err);
+	/* dockerd's node list passes the decoder's and the role check's plain
+	 * errors through (500); only an unknown key is a 400 there. */
 	if (filters_parse(api_query(req, "filters"), &f, &err) != 0 ||
-	    filters_validate(&f, keys, &err) != 0 ||
-	    check_values(&f, &err) != 0) {
+	    (filters_validate(&f, keys, &err) == 0 &&
+	     check_values(&f, &err) != 0)) {
+		err.kind = SW_ESYSTEM;
+		err.status = 0;
+	}
+	if (err.kind != SW_EOK) {
 		filters_free(&f);
 		api_reply_error(req, &err);
 		return;

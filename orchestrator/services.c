@@ -116,7 +116,13 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 	}
 	fill(&m, svc);
 	m.previous_spec_json = old->spec_json;
-	m.spec_version = old->spec_version + 1;
+	/* Tasks are replaced only when what they run changes: a scale keeps
+	 * them up to date, as in Docker. */
+	m.spec_version = old->spec_version;
+	if (old->task_template_json.len != m.task_template_json.len ||
+	    memcmp(old->task_template_json.data, m.task_template_json.data,
+		   m.task_template_json.len) != 0)
+		m.spec_version++;
 	change_init(&c, timefmt_now_ns());
 	swarm_put(&c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, svc->name, &m.base,
 		  version);

@@ -19,6 +19,8 @@
 #include "orchestrator/consensus.h"
 #include "orchestrator/fsm.h"
 #include "orchestrator/networks.h"
+#include "orchestrator/reconcile.h"
+#include "orchestrator/agent.h"
 #include "orchestrator/tokens.h"
 
 struct swarm {
@@ -39,6 +41,10 @@ struct swarm {
 	struct consensus *cons;
 	struct raft_uv_transport transport;
 	bool transport_open;
+	struct reconciler *reconciler;
+	struct agent *agent;
+	swarm_executor_factory factory;
+	void *factory_ctx;
 	/* An init waiting for raft to be ready, then for its first change. */
 	struct init_op *init;
 	/* Teardown in progress (leave or stop). */
@@ -82,6 +88,18 @@ void swarm_free(struct swarm *s)
 	free(s->data_root);
 	free(s->dir);
 	free(s);
+}
+
+void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
+				void *ctx)
+{
+	s->factory = f;
+	s->factory_ctx = ctx;
+}
+
+struct executor *swarm_executor(const struct swarm *s)
+{
+	return agent_executor(s->agent);
 }
 
 /* ---- the local state file: who this node is in which swarm ---------- */
@@ -216,6 +234,10 @@ static int start_raft(struct swarm *s, bool bootstrap,
 	election = v && v->election_tick ? v->election_tick : 10;
 	heartbeat = v && v->heartbeat_tick ? v->heartbeat_tick : 1;
 	fsm_init(&s->fsm, s->store);
+	s->reconciler = reconciler_start(s->loop, s);
+	if (s->factory != NULL)
+		s->agent = agent_start(s->loop, s, s->factory, s->factory_ctx,
+				       s->node_id);
 	consensus_transport_local_init(&s->transport, s->loop);
 	s->transport_open = true;
 	s->cons = consensus_init(s->loop, raft_dir, s->raft_id,
@@ -280,6 +302,14 @@ static void teardown(struct swarm *s)
 {
 	struct consensus *c = s->cons;
 
+	if (s->reconciler != NULL) {
+		reconciler_stop(s->reconciler);
+		s->reconciler = NULL;
+	}
+	if (s->agent != NULL) {
+		agent_stop(s->agent);
+		s->agent = NULL;
+	}
 	s->cons = NULL;
 	if (c != NULL)
 		consensus_close(c, on_consensus_closed, s);
@@ -353,6 +383,8 @@ static void on_ready(struct consensus *c, void *data, bool ready)
 
 	log_info("raft: this manager %s", ready ? "leads and accepts writes"
 						 : "no longer leads");
+	if (ready && s->reconciler != NULL)
+		reconciler_poke(s->reconciler);
 	if (!ready || s->init == NULL)
 		return;
 	req = xcalloc(1, sizeof(*req));

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "lib/err.h"
+#include "orchestrator/executor.h"
 #include "orchestrator/objects.pb-c.h"
 #include "orchestrator/store.h"
 
@@ -92,6 +93,19 @@ typedef void (*swarm_cb)(void *data, int status, const struct sw_err *err);
 struct swarm *swarm_new(uv_loop_t *loop, const char *data_root,
 			const struct swarm_host *host);
 void swarm_free(struct swarm *s);
+
+/* How this node runs tasks: called when the node becomes a swarm member
+ * (init or restart). Without one, tasks assigned here stay assigned. */
+struct executor;
+typedef struct executor *(*swarm_executor_factory)(
+	void *ctx, const char *node_id,
+	void (*cb)(void *data, const char *task_id,
+		   const struct exec_status *st),
+	void *cb_data);
+void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
+				void *ctx);
+/* The executor of this node's agent, or NULL. */
+struct executor *swarm_executor(const struct swarm *s);
 
 /* At start-up: rejoins the swarm recorded under data-root, if any. */
 int swarm_load(struct swarm *s, struct sw_err *err);

@@ -348,3 +348,73 @@ class RefDockerd:
 
     docker = Node.docker
     request = Node.request
+
+
+# -- swarm mode helpers --------------------------------------------------------
+
+import hashlib  # noqa: E402  (kept with the helpers that use them)
+import re  # noqa: E402
+
+SWARM_ID_RE = re.compile(r"^[0-9a-z]{25}$")
+JOIN_TOKEN_RE = re.compile(r"^SWMTKN-1-([0-9a-z]{50})-([0-9a-z]{25})$")
+UNLOCK_KEY_RE = re.compile(r"^SWMKEY-1-[A-Za-z0-9+/]{43}$")
+NOT_MANAGER_INACTIVE = ('This node is not a swarm manager. Use "docker swarm init" or '
+                        '"docker swarm join" to connect this node to swarm and try again.')
+ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm leave" to '
+                    'leave this swarm and join another one.')
+LEAVE_LAST_MANAGER = ("You are attempting to leave the swarm on a node that is participating "
+                      "as a manager. Removing the last manager erases all current state of "
+                      "the swarm. Use `--force` to ignore this message. ")
+
+
+def swarm_init(engine, addr, cli=CLI28, port=2377, extra=()):
+    """`docker swarm init` on 127.0.0.x only; returns the finished process."""
+    return engine.docker("swarm", "init", "--advertise-addr", addr,
+                         "--listen-addr", "%s:%d" % (addr, port), *extra, cli=cli)
+
+
+def swarm_info(engine):
+    r = engine.request("GET", "/v1.41/info")
+    assert r.status == 200, r
+    return r.json()["Swarm"]
+
+
+def wait_swarm_leader(engine, timeout=30):
+    """Until this manager leads (raft is up again after a restart); returns
+    its node object."""
+    end = time.time() + timeout
+    node_id = swarm_info(engine)["NodeID"]
+    last = None
+    while time.time() < end:
+        last = engine.request("GET", "/v1.41/nodes/" + node_id)
+        if last.status == 200 and last.json().get("ManagerStatus", {}).get("Leader"):
+            return last.json()
+        time.sleep(0.05)
+    raise AssertionError("no leader after %ss: %r" % (timeout, last))
+
+
+def swarm_state(engine):
+    """Everything a manager shows about its swarm, for before/after diffs."""
+    sw = engine.request("GET", "/v1.41/swarm")
+    nodes = engine.request("GET", "/v1.41/nodes")
+    key = engine.request("GET", "/v1.41/swarm/unlockkey")
+    assert (sw.status, nodes.status, key.status) == (200, 200, 200), (sw, nodes, key)
+    return {"swarm": sw.json(), "nodes": sorted(nodes.json(), key=lambda n: n["ID"]),
+            "info": swarm_info(engine), "unlockkey": key.json()}
+
+
+def token_digest_of(trust_root_pem):
+    """The <digest> part of a join token for a root CA (CONTRACT.md §6.3):
+    SHA-256 of the PEM text as a big-endian integer, base36, 50 digits."""
+    v = int.from_bytes(hashlib.sha256(trust_root_pem.encode()).digest(), "big")
+    digits = ""
+    while v:
+        v, r = divmod(v, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + digits
+    return digits.rjust(50, "0")
+
+
+def api_error(resp):
+    """(status, message) of a Docker-shaped error answer."""
+    assert resp.headers["Content-Type"] == "application/json", resp
+    return resp.status, resp.json()["message"]

@@ -1,0 +1,760 @@
+#include "orchestrator/agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+#include "lib/log.h"
+#include "lib/timefmt.h"
+#include "orchestrator/services.h"
+
+enum { FLUSH_MS = 10, RETRY_MS = 200 };
+
+/* What the agent knows locally about one task. */
+struct atask {
+	char id[32];
+	struct agent *a;
+	struct exec_req req;
+	bool busy;      /* an executor call is in flight */
+	bool prepared;  /* the container exists */
+	bool removing;
+	struct atask *next;
+};
+
+/* A status to write for a task; newer reports replace older ones. */
+struct report {
+	char id[32];
+	int state;
+	char message[64];
+	char err[512];
+	char container_id[72];
+	int pid;
+	int exit_code;
+	bool has_container;
+	struct report *next;
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct swarm *s;
+	struct executor *ex;
+	char node_id[32];
+	struct store_watcher watcher;
+	uv_timer_t timer;
+	struct atask *tasks;
+	struct report *reports;
+	struct exec_req list_req;
+	bool listed;
+	bool listing;
+	bool in_flight;
+	bool stopping;
+	bool timer_closed;
+	bool ex_closed;
+};
+
+static void kick(struct agent *a, uint64_t ms);
+
+/* ---- local task table ------------------------------------------------- */
+
+static struct atask *find(struct agent *a, const char *id)
+{
+	for (struct atask *t = a->tasks; t != NULL; t = t->next)
+		if (strcmp(t->id, id) == 0)
+			return t;
+	return NULL;
+}
+
+static struct atask *get(struct agent *a, const char *id)
+{
+	struct atask *t = find(a, id);
+
+	if (t != NULL)
+		return t;
+	t = xcalloc(1, sizeof(*t));
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->a = a;
+	t->req.data = t;
+	t->next = a->tasks;
+	a->tasks = t;
+	return t;
+}
+
+static void forget(struct agent *a, struct atask *dead)
+{
+	for (struct atask **p = &a->tasks; *p != NULL; p = &(*p)->next)
+		if (*p == dead) {
+			*p = dead->next;
+			free(dead);
+			return;
+		}
+}
+
+/* ---- reports ---------------------------------------------------------- */
+
+static struct report *report_for(struct agent *a, const char *id)
+{
+	struct report *r;
+
+	for (r = a->reports; r != NULL; r = r->next)
+		if (strcmp(r->id, id) == 0)
+			return r;
+	r = xcalloc(1, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->next = a->reports;
+	a->reports = r;
+	return r;
+}
+
+static void report(struct agent *a, const char *id, int state,
+		   const char *message, const char *err)
+{
+	struct report *r = report_for(a, id);
+
+	if (state < r->state)
+		return;
+	r->state = state;
+	snprintf(r->message, sizeof(r->message), "%s", message);
+	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
+	kick(a, FLUSH_MS);
+}
+
+static void report_status(struct agent *a, const char *id, int state,
+			  const struct exec_status *st)
+{
+	struct report *r;
+
+	report(a, id, state, st->message[0] ? st->message : "", st->err);
+	r = report_for(a, id);
+	if (st->container_id[0] != '\0') {
+		r->has_container = true;
+		snprintf(r->container_id, sizeof(r->container_id), "%s",
+			 st->container_id);
+	}
+	r->pid = st->pid;
+	r->exit_code = st->exit_code;
+}
+
+static int task_state_of(enum exec_state st)
+{
+	switch (st) {
+	case EXEC_PREPARING:
+		return TASK_PREPARING;
+	case EXEC_READY:
+		return TASK_READY;
+	case EXEC_STARTING:
+		return TASK_STARTING;
+	case EXEC_RUNNING:
+		return TASK_RUNNING;
+	case EXEC_COMPLETE:
+		return TASK_COMPLETE;
+	case EXEC_SHUTDOWN:
+		return TASK_SHUTDOWN;
+	case EXEC_FAILED:
+		return TASK_FAILED;
+	case EXEC_REJECTED:
+		return TASK_REJECTED;
+	}
+	return TASK_FAILED;
+}
+
+/* Docker's wording for an exit seen by the agent. */
+static void report_exit(struct agent *a, const char *id,
+			const struct exec_status *st)
+{
+	struct exec_status copy = *st;
+
+	if (copy.state == EXEC_COMPLETE) {
+		snprintf(copy.message, sizeof(copy.message), "finished");
+	} else if (copy.state == EXEC_FAILED && copy.err[0] == '\0') {
+		snprintf(copy.message, sizeof(copy.message), "started");
+		snprintf(copy.err, sizeof(copy.err),
+			 "task: non-zero exit (%d)", copy.exit_code);
+	}
+	report_status(a, id, task_state_of(copy.state), &copy);
+}
+
+/* ---- writing reports -------------------------------------------------- */
+
+static void set_str(char **slot, const char *value)
+{
+	if (*slot != NULL && *slot != protobuf_c_empty_string)
+		free(*slot);
+	*slot = xstrdup(value);
+}
+
+/* Applies r to the stored task t. False when there is nothing to write. */
+static bool apply_report(const struct report *r, Swarmd__Task *t, int64_t now)
+{
+	if (r->state < t->state && !(task_state_terminal(r->state) &&
+				     !task_state_terminal(t->state)))
+		return false;
+	t->state = r->state;
+	t->timestamp_ns = now;
+	set_str(&t->message, r->message);
+	set_str(&t->err, r->err);
+	if (r->has_container)
+		set_str(&t->container_id, r->container_id);
+	t->pid = r->pid;
+	t->exit_code = r->exit_code;
+	return true;
+}
+
+static void free_reports(struct report *r)
+{
+	while (r != NULL) {
+		struct report *next = r->next;
+
+		free(r);
+		r = next;
+	}
+}
+
+static void maybe_free(struct agent *a)
+{
+	if (!a->stopping || !a->timer_closed || !a->ex_closed ||
+	    a->in_flight || a->listing)
+		return;
+	while (a->tasks != NULL)
+		forget(a, a->tasks);
+	free_reports(a->reports);
+	free(a);
+}
+
+struct flush {
+	struct agent *a;
+	struct report *sent;
+};
+
+static struct report *find_report(struct agent *a, const char *id)
+{
+	for (struct report *r = a->reports; r != NULL; r = r->next)
+		if (strcmp(r->id, id) == 0)
+			return r;
+	return NULL;
+}
+
+/* Puts back a report whose write failed, unless a newer one is pending. */
+static void requeue(struct agent *a, struct report *r)
+{
+	struct report *cur = find_report(a, r->id);
+
+	if (cur == NULL) {
+		r->next = a->reports;
+		a->reports = r;
+		return;
+	}
+	if (cur->state < r->state) {
+		struct report *keep = cur->next;
+
+		*cur = *r;
+		cur->next = keep;
+	}
+	free(r);
+}
+
+static void on_flushed(void *data, int status, const struct sw_err *err)
+{
+	struct flush *f = data;
+	struct agent *a = f->a;
+
+	a->in_flight = false;
+	if (status != 0 && !a->stopping) {
+		/* Lost a race with the manager: send again from the new
+		 * state. */
+		log_debug("agent: status not written: %s", err->msg);
+		for (struct report *r = f->sent, *next; r != NULL; r = next) {
+			next = r->next;
+			requeue(a, r);
+		}
+		kick(a, RETRY_MS);
+	} else {
+		free_reports(f->sent);
+	}
+	free(f);
+	maybe_free(a);
+}
+
+/* Writes every pending report in one change. */
+static void flush(struct agent *a)
+{
+	const struct store *st = swarm_store(a->s);
+	struct flush *f;
+	struct change c;
+	struct sw_err err;
+	int64_t now = timefmt_now_ns();
+
+	if (a->in_flight || a->reports == NULL)
+		return;
+	f = xcalloc(1, sizeof(*f));
+	f->a = a;
+	f->sent = a->reports;
+	a->reports = NULL;
+	change_init(&c, now);
+	for (struct report *r = f->sent; r != NULL; r = r->next) {
+		const struct store_record *rec = store_get(st, OBJ_TASK, r->id);
+		Swarmd__Task *t = rec ? tasks_unpack(rec) : NULL;
+
+		if (t != NULL && apply_report(r, t, now))
+			swarm_put(&c, CHANGE_UPDATE, OBJ_TASK, rec->id, NULL,
+				  &t->base, rec->version);
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	if (c.n_ops == 0) {
+		free_reports(f->sent);
+		free(f);
+	} else {
+		a->in_flight = true;
+		if (swarm_propose(a->s, &c, on_flushed, f, &err) != 0) {
+			a->in_flight = false;
+			for (struct report *r = f->sent, *next; r != NULL;
+			     r = next) {
+				next = r->next;
+				requeue(a, r);
+			}
+			free(f);
+			kick(a, RETRY_MS);
+		}
+	}
+	change_free(&c);
+}
+
+/* ---- driving the executor --------------------------------------------- */
+
+/* The exec_task view of a stored task; arrays point into t or into the
+ * two scratch arrays the caller frees. */
+static void exec_task_of(const char *id, const Swarmd__Task *t,
+			 struct exec_task *x, struct exec_kv **kv,
+			 struct exec_port **ports)
+{
+	const Swarmd__TaskSpec *s = t->spec;
+
+	memset(x, 0, sizeof(*x));
+	x->task_id = id;
+	x->service_id = t->service_id;
+	x->service_name = t->service_name;
+	x->node_id = t->node_id;
+	x->slot = t->slot;
+	x->stop_grace_ns = -1;
+	*kv = xcalloc(s->n_labels + s->n_sysctls + 1, sizeof(**kv));
+	*ports = xcalloc(s->n_ports + 1, sizeof(**ports));
+	x->image = s->image;
+	x->command = (const char *const *)s->command;
+	x->n_command = s->n_command;
+	x->args = (const char *const *)s->args;
+	x->n_args = s->n_args;
+	x->env = (const char *const *)s->env;
+	x->n_env = s->n_env;
+	x->workdir = s->dir;
+	x->user = s->user;
+	x->hostname = s->hostname;
+	x->tty = s->tty;
+	x->open_stdin = s->open_stdin;
+	x->read_only = s->read_only;
+	for (size_t i = 0; i < s->n_labels; i++)
+		(*kv)[i] = (struct exec_kv){s->labels[i]->key,
+					    s->labels[i]->value};
+	x->labels = *kv;
+	x->n_labels = s->n_labels;
+	x->stop_grace_ns = s->stop_grace_ns;
+	x->stop_signal = s->stop_signal;
+	x->nano_cpus = s->nano_cpus;
+	x->memory_bytes = s->memory_bytes;
+	x->pids_limit = s->pids_limit;
+	x->cap_add = (const char *const *)s->cap_add;
+	x->n_cap_add = s->n_cap_add;
+	x->cap_drop = (const char *const *)s->cap_drop;
+	x->n_cap_drop = s->n_cap_drop;
+	x->privileged = s->privileged;
+	for (size_t i = 0; i < s->n_sysctls; i++)
+		(*kv)[s->n_labels + i] = (struct exec_kv){
+			s->sysctls[i]->key, s->sysctls[i]->value};
+	x->sysctls = *kv + s->n_labels;
+	x->n_sysctls = s->n_sysctls;
+	x->extra_hosts = (const char *const *)s->hosts;
+	x->n_extra_hosts = s->n_hosts;
+	x->dns_servers = (const char *const *)s->dns_servers;
+	x->n_dns_servers = s->n_dns_servers;
+	x->dns_search = (const char *const *)s->dns_search;
+	x->n_dns_search = s->n_dns_search;
+	x->dns_options = (const char *const *)s->dns_options;
+	x->n_dns_options = s->n_dns_options;
+	x->host_network = s->host_network;
+	/* Without the ingress data plane, every published port is bound on
+	 * the node running the task (docs/status.md). */
+	for (size_t i = 0; i < s->n_ports; i++)
+		(*ports)[i] = (struct exec_port){
+			strcmp(s->ports[i]->protocol, "udp") == 0
+				? EXEC_PROTO_UDP
+				: strcmp(s->ports[i]->protocol, "sctp") == 0
+					  ? EXEC_PROTO_SCTP
+					  : EXEC_PROTO_TCP,
+			(uint16_t)s->ports[i]->target,
+			(uint16_t)s->ports[i]->published};
+	x->ports = *ports;
+	x->n_ports = s->n_ports;
+}
+
+static void on_started(struct exec_req *req, int status)
+{
+	struct atask *t = req->data;
+	struct agent *a = t->a;
+
+	t->busy = false;
+	if (status == 0)
+		report_status(a, t->id, task_state_of(req->status.state),
+			      &req->status);
+	else if (!a->stopping)
+		log_warn("agent: starting task %s: %s", t->id, req->err.msg);
+	kick(a, FLUSH_MS);
+}
+
+static void start_task(struct agent *a, struct atask *t)
+{
+	struct sw_err err;
+
+	t->busy = true;
+	report(a, t->id, TASK_STARTING, "starting", NULL);
+	if (executor_start(a->ex, &t->req, t->id, on_started, &err) != 0) {
+		t->busy = false;
+		log_warn("agent: starting task %s: %s", t->id, err.msg);
+	}
+}
+
+static void on_prepared(struct exec_req *req, int status)
+{
+	struct atask *t = req->data;
+	struct agent *a = t->a;
+
+	t->busy = false;
+	if (status != 0) {
+		if (!a->stopping)
+			log_warn("agent: preparing task %s: %s", t->id,
+				 req->err.msg);
+		kick(a, RETRY_MS);
+		return;
+	}
+	t->prepared = true;
+	if (req->status.state == EXEC_REJECTED) {
+		snprintf(req->status.message, sizeof(req->status.message),
+			 "preparing");
+		report_status(a, t->id, TASK_REJECTED, &req->status);
+	} else if (req->status.state == EXEC_READY) {
+		report(a, t->id, TASK_READY, "prepared", NULL);
+	} else {
+		report_exit(a, t->id, &req->status);
+	}
+	kick(a, 0);
+}
+
+static void prepare_task(struct agent *a, struct atask *t,
+			 const Swarmd__Task *task)
+{
+	struct exec_task x;
+	struct exec_kv *kv;
+	struct exec_port *ports;
+	struct sw_err err;
+
+	exec_task_of(t->id, task, &x, &kv, &ports);
+	t->busy = true;
+	report(a, t->id, TASK_PREPARING, "preparing", NULL);
+	if (executor_prepare(a->ex, &t->req, &x, on_prepared, &err) != 0) {
+		t->busy = false;
+		log_warn("agent: preparing task %s: %s", t->id, err.msg);
+	}
+	free(kv);
+	free(ports);
+}
+
+static void on_stopped(struct exec_req *req, int status)
+{
+	struct atask *t = req->data;
+	struct agent *a = t->a;
+
+	t->busy = false;
+	if (status == 0) {
+		req->status.state = EXEC_SHUTDOWN;
+		snprintf(req->status.message, sizeof(req->status.message),
+			 "shutdown");
+		req->status.err[0] = '\0';
+		report_status(a, t->id, TASK_SHUTDOWN, &req->status);
+	}
+	kick(a, FLUSH_MS);
+}
+
+static void stop_task(struct agent *a, struct atask *t)
+{
+	struct sw_err err;
+
+	t->busy = true;
+	if (executor_stop(a->ex, &t->req, t->id, -1, on_stopped, &err) != 0) {
+		t->busy = false;
+		log_warn("agent: stopping task %s: %s", t->id, err.msg);
+	}
+}
+
+static void on_removed(struct exec_req *req, int status)
+{
+	struct atask *t = req->data;
+	struct agent *a = t->a;
+
+	t->busy = false;
+	if (!a->stopping)
+		forget(a, t);
+}
+
+static void remove_task(struct agent *a, struct atask *t)
+{
+	struct sw_err err;
+
+	if (t->busy)
+		return;
+	t->removing = true;
+	t->busy = true;
+	if (executor_remove(a->ex, &t->req, t->id, on_removed, &err) != 0) {
+		t->busy = false;
+		log_warn("agent: removing task %s: %s", t->id, err.msg);
+	}
+}
+
+/* ---- the pass over this node's tasks ----------------------------------- */
+
+static int effective_state(struct agent *a, const char *id,
+			   const Swarmd__Task *t)
+{
+	const struct report *r = find_report(a, id);
+
+	return r != NULL && r->state > t->state ? r->state : t->state;
+}
+
+static void drive_unwanted(struct agent *a, const char *id, int state)
+{
+	struct atask *at = find(a, id);
+
+	if (task_state_terminal(state) || (at != NULL && at->busy))
+		return;
+	if (state < TASK_ACCEPTED || (at == NULL && state < TASK_PREPARING)) {
+		report(a, id, TASK_SHUTDOWN, "shutdown", NULL);
+		return;
+	}
+	stop_task(a, at != NULL ? at : get(a, id));
+}
+
+static void drive(struct agent *a, const struct store_record *rec,
+		  const Swarmd__Task *t)
+{
+	int state = effective_state(a, rec->id, t);
+	struct atask *at;
+
+	if (t->desired_state > TASK_RUNNING) {
+		drive_unwanted(a, rec->id, state);
+		return;
+	}
+	if (task_state_terminal(state) || state < TASK_ASSIGNED)
+		return;
+	at = get(a, rec->id);
+	if (at->busy)
+		return;
+	if (state == TASK_ASSIGNED) {
+		report(a, rec->id, TASK_ACCEPTED, "accepted", NULL);
+		prepare_task(a, at, t);
+	} else if (!at->prepared && state < TASK_RUNNING) {
+		prepare_task(a, at, t);
+	} else if (at->prepared && state == TASK_READY) {
+		start_task(a, at);
+	}
+}
+
+static bool mine(const struct agent *a, const Swarmd__Task *t)
+{
+	return strcmp(t->node_id, a->node_id) == 0;
+}
+
+static void run_pass(struct agent *a)
+{
+	for (const struct store_record *r =
+		     store_first(swarm_store(a->s), OBJ_TASK);
+	     r != NULL; r = store_next(r)) {
+		Swarmd__Task *t = tasks_unpack(r);
+
+		if (t != NULL && mine(a, t))
+			drive(a, r, t);
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	flush(a);
+}
+
+/* ---- restart: adopt what the runtime still holds ------------------------ */
+
+static void adopt(struct agent *a, const struct exec_found *f)
+{
+	const struct store_record *rec =
+		store_get(swarm_store(a->s), OBJ_TASK, f->task_id);
+	Swarmd__Task *t = rec ? tasks_unpack(rec) : NULL;
+	struct atask *at = get(a, f->task_id);
+
+	at->prepared = true;
+	if (t == NULL || !mine(a, t)) {
+		remove_task(a, at);
+	} else if (!task_state_terminal(t->state) &&
+		   f->status.state >= EXEC_COMPLETE) {
+		report_exit(a, f->task_id, &f->status);
+	} else if (f->status.state == EXEC_RUNNING && t->state < TASK_RUNNING) {
+		report_status(a, f->task_id, TASK_RUNNING, &f->status);
+	}
+	swarmd__task__free_unpacked(t, NULL);
+}
+
+/* Running tasks whose container is gone are failed, so they get
+ * replaced. */
+static void fail_vanished(struct agent *a)
+{
+	for (const struct store_record *r =
+		     store_first(swarm_store(a->s), OBJ_TASK);
+	     r != NULL; r = store_next(r)) {
+		Swarmd__Task *t = tasks_unpack(r);
+
+		if (t != NULL && mine(a, t) && find(a, r->id) == NULL &&
+		    t->state >= TASK_STARTING && !task_state_terminal(t->state))
+			report(a, r->id, TASK_FAILED, "started",
+			       "task container vanished while swarmd was "
+			       "down");
+		swarmd__task__free_unpacked(t, NULL);
+	}
+}
+
+static void on_listed(struct exec_req *req, int status)
+{
+	struct agent *a = req->data;
+
+	a->listing = false;
+	if (a->stopping) {
+		maybe_free(a);
+		return;
+	}
+	if (status != 0) {
+		log_warn("agent: listing the runtime's tasks: %s",
+			 req->err.msg);
+		kick(a, 1000);
+		return;
+	}
+	for (size_t i = 0; i < req->n_found; i++)
+		adopt(a, &req->found[i]);
+	fail_vanished(a);
+	a->listed = true;
+	log_info("agent: %zu task container(s) adopted", req->n_found);
+	kick(a, 0);
+}
+
+static void list_runtime(struct agent *a)
+{
+	struct sw_err err;
+
+	memset(&a->list_req, 0, sizeof(a->list_req));
+	a->list_req.data = a;
+	a->listing = true;
+	if (executor_list(a->ex, &a->list_req, on_listed, &err) != 0) {
+		a->listing = false;
+		kick(a, 1000);
+	}
+}
+
+/* ---- events, timer, lifecycle ------------------------------------------- */
+
+static void on_timer(uv_timer_t *h)
+{
+	struct agent *a = h->data;
+
+	if (a->stopping || a->listing)
+		return;
+	if (!a->listed)
+		list_runtime(a);
+	else
+		run_pass(a);
+}
+
+static void kick(struct agent *a, uint64_t ms)
+{
+	if (a->stopping)
+		return;
+	if (ms == 0 || !uv_is_active((uv_handle_t *)&a->timer))
+		uv_timer_start(&a->timer, on_timer, ms, 0);
+}
+
+static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
+			   const struct store_event *evs, size_t n)
+{
+	struct agent *a = w->data;
+
+	for (size_t i = 0; i < n; i++) {
+		Swarmd__Task *t;
+
+		if (evs[i].kind != OBJ_TASK ||
+		    evs[i].type != STORE_EVENT_DELETE || evs[i].old == NULL)
+			continue;
+		t = tasks_unpack(evs[i].old);
+		if (t != NULL && mine(a, t))
+			remove_task(a, get(a, evs[i].id));
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	kick(a, 0);
+}
+
+static void on_exec_event(void *data, const char *task_id,
+			  const struct exec_status *st)
+{
+	report_exit(data, task_id, st);
+}
+
+struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
+			  agent_executor_factory factory, void *ctx,
+			  const char *node_id)
+{
+	struct agent *a = xcalloc(1, sizeof(*a));
+
+	a->loop = loop;
+	a->s = s;
+	snprintf(a->node_id, sizeof(a->node_id), "%s", node_id);
+	a->ex = factory(ctx, node_id, on_exec_event, a);
+	if (a->ex == NULL) {
+		free(a);
+		return NULL;
+	}
+	uv_timer_init(loop, &a->timer);
+	a->timer.data = a;
+	a->watcher.data = a;
+	store_watch((struct store *)swarm_store(s), &a->watcher,
+		    on_store_event);
+	kick(a, 0);
+	return a;
+}
+
+struct executor *agent_executor(struct agent *a)
+{
+	return a != NULL ? a->ex : NULL;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct agent *a = h->data;
+
+	a->timer_closed = true;
+	maybe_free(a);
+}
+
+static void on_executor_closed(void *data)
+{
+	struct agent *a = data;
+
+	a->ex_closed = true;
+	maybe_free(a);
+}
+
+void agent_stop(struct agent *a)
+{
+	a->stopping = true;
+	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
+	executor_close(a->ex, on_executor_closed, a);
+}
