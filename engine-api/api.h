@@ -24,6 +24,7 @@ struct api_env {
 	char runc_version[64];
 	char runc_commit[128];
 	struct swarm *swarm; /* this node's swarm membership */
+	uv_loop_t *loop;
 };
 
 struct api_server;

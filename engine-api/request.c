@@ -83,6 +83,12 @@ static void set_response(struct api_req *req, unsigned status,
 	api_server_answered(req->srv, req);
 }
 
+void api_reply_response(struct api_req *req, unsigned status,
+			struct MHD_Response *r)
+{
+	set_response(req, status, r);
+}
+
 static void reply_bytes(struct api_req *req, unsigned status,
 			const char *content_type, char *body, size_t len)
 {

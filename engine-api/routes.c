@@ -24,6 +24,8 @@ const struct api_route api_routes[] = {
 	{API_DELETE, "/services/{id}", h_services_remove},
 	{API_GET, "/tasks", h_tasks_list},
 	{API_GET, "/tasks/{id}", h_tasks_inspect},
+	{API_GET, "/services/{id}/logs", h_services_logs},
+	{API_GET, "/tasks/{id}/logs", h_tasks_logs},
 	{API_GET, "/networks", h_networks_list},
 	{API_GET, "/networks/{id}", h_networks_inspect},
 	{API_GET, "/distribution/{name*}/json", h_distribution},

@@ -36,6 +36,10 @@ void h_services_update(struct api_req *req);
 void h_services_remove(struct api_req *req);
 void h_distribution(struct api_req *req);
 
+/* h_logs.c */
+void h_services_logs(struct api_req *req);
+void h_tasks_logs(struct api_req *req);
+
 /* h_tasks.c */
 void h_tasks_list(struct api_req *req);
 void h_tasks_inspect(struct api_req *req);

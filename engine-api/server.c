@@ -14,6 +14,7 @@
 #include "engine-api/router.h"
 #include "engine-api/routes.h"
 #include "engine-api/server_priv.h"
+#include "engine-api/stream.h"
 #include "lib/alloc.h"
 #include "lib/log.h"
 
@@ -32,6 +33,8 @@ struct api_server {
 	uv_timer_t timer;
 	char *socket_path;
 	struct suspended *suspended;
+	struct api_stream **streams; /* open streamed answers */
+	size_t n_streams;
 	int open_handles;
 	bool stopping;
 	void (*stop_cb)(void *data);
@@ -85,6 +88,32 @@ static void kick(struct api_server *s)
 {
 	if (s->mhd != NULL)
 		uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+void api_server_track_stream(struct api_server *s, struct api_stream *st,
+			     bool on)
+{
+	if (on) {
+		s->streams = xrealloc(s->streams,
+				      (s->n_streams + 1) * sizeof(*s->streams));
+		s->streams[s->n_streams++] = st;
+		return;
+	}
+	for (size_t i = 0; i < s->n_streams; i++)
+		if (s->streams[i] == st) {
+			s->streams[i] = s->streams[--s->n_streams];
+			return;
+		}
+}
+
+void api_server_kick(struct api_server *s)
+{
+	kick(s);
+}
+
+uv_loop_t *api_server_loop(struct api_server *s)
+{
+	return s->loop;
 }
 
 static void unlink_suspended(struct api_server *s, struct api_req *req)
@@ -276,6 +305,7 @@ struct api_server *api_server_new(uv_loop_t *loop, struct api_env *env)
 
 	s->loop = loop;
 	s->env = env;
+	env->loop = loop;
 	return s;
 }
 
@@ -387,6 +417,8 @@ void api_server_stop(struct api_server *s, void (*cb)(void *data),
 		return;
 	}
 	resume_all(s);
+	while (s->n_streams > 0)
+		api_stream_abort(s->streams[--s->n_streams]);
 	MHD_run(s->mhd);
 	uv_poll_stop(&s->poll);
 	uv_timer_stop(&s->timer);
@@ -403,5 +435,6 @@ void api_server_free(struct api_server *s)
 	if (s == NULL)
 		return;
 	free(s->socket_path);
+	free(s->streams);
 	free(s);
 }

@@ -3,6 +3,7 @@
 #define SW_API_SERVER_PRIV_H
 
 #include <microhttpd.h>
+#include <uv.h>
 
 #include "engine-api/request.h"
 
@@ -12,6 +13,23 @@ void api_add_common_headers(struct MHD_Response *r);
 /* Called by the reply functions once req->response is set: resumes the
  * connection if the answer came asynchronously. */
 void api_server_answered(struct api_server *s, struct api_req *req);
+
+struct api_stream;
+/* Keeps track of open streams so shutdown can end them (on = add). */
+void api_server_track_stream(struct api_server *s, struct api_stream *st,
+			     bool on);
+/* Ends a stream at once (client treated as gone). */
+void api_stream_abort(struct api_stream *st);
+
+/* Runs MHD soon (after a resume). */
+void api_server_kick(struct api_server *s);
+
+/* The loop the server runs on. */
+uv_loop_t *api_server_loop(struct api_server *s);
+
+/* Installs a ready-made response as req's answer (takes r). */
+void api_reply_response(struct api_req *req, unsigned status,
+			struct MHD_Response *r);
 
 /* Frees a request whose last reference is gone. */
 void api_req_destroy(struct api_req *req);
