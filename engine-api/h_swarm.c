@@ -63,8 +63,8 @@ static struct json_object *body_json(struct api_req *req, const char *go_type)
 	struct json_object *body;
 
 	sw_err_clear(&err);
-	if (req->body.len == 0 || strspn(req->body.data, " \t\r\n") ==
-					  req->body.len) {
+	if (req->body.len == 0 ||
+	    strspn(req->body.data, " \t\r\n") == req->body.len) {
 		api_reply_errorf(req, SW_EINVALID,
 				 "got EOF while reading request body");
 		return NULL;
