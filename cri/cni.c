@@ -99,7 +99,7 @@ int cni_write_conflist(const char *conf_dir, const struct cni_net *n,
 	buf_init(&old);
 	if (fsutil_mkdir_p(conf_dir, 0755, err) != 0 ||
 	    fsutil_mkdir_p(n->ipam_dir, 0700, err) != 0) {
-		rc = -err->kind;
+		rc = -(int)err->kind;
 		goto out;
 	}
 	/* An unchanged file is left alone: rewriting it would make

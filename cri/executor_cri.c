@@ -1,9 +1,11 @@
 #include "cri/executor_cri.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,11 @@
 #include "lib/fsutil.h"
 
 #define CONTAINER_OF(ptr, type, member)                                        \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 enum {
 	NET_RETRY_MS = 100,
-	CALL_MS = 60 * 1000,      /* deadline of ordinary CRI calls */
+	CALL_MS = 60 * 1000,       /* deadline of ordinary CRI calls */
 	STOP_EXTRA_MS = 60 * 1000, /* StopContainer: the grace period + this */
 	NAME_MAX_LEN = 256,
 	LOG_TAIL_SLACK = 1024,
@@ -88,20 +90,47 @@ size_t exec_cri_labels(const struct exec_task *t, const char *name,
 
 /* Linux capabilities as of 5.9, without their CAP_ prefix. */
 static const char *const capabilities[] = {
-    "CHOWN",           "DAC_OVERRIDE",     "DAC_READ_SEARCH",
-    "FOWNER",          "FSETID",           "KILL",
-    "SETGID",          "SETUID",           "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
-    "NET_ADMIN",       "NET_RAW",          "IPC_LOCK",
-    "IPC_OWNER",       "SYS_MODULE",       "SYS_RAWIO",
-    "SYS_CHROOT",      "SYS_PTRACE",       "SYS_PACCT",
-    "SYS_ADMIN",       "SYS_BOOT",         "SYS_NICE",
-    "SYS_RESOURCE",    "SYS_TIME",         "SYS_TTY_CONFIG",
-    "MKNOD",           "LEASE",            "AUDIT_WRITE",
-    "AUDIT_CONTROL",   "SETFCAP",          "MAC_OVERRIDE",
-    "MAC_ADMIN",       "SYSLOG",           "WAKE_ALARM",
-    "BLOCK_SUSPEND",   "AUDIT_READ",       "PERFMON",
-    "BPF",             "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 };
 
 int exec_cri_capability(const char *docker, char *out, size_t n,
@@ -162,8 +191,7 @@ int exec_cri_parse_user(const char *user, struct exec_cri_user *u,
 				  user);
 	if (parse_id(user, ulen, &u->uid)) {
 		u->has_uid = true;
-	} else if (ulen < sizeof(u->name) &&
-		   memchr(user, '/', ulen) == NULL) {
+	} else if (ulen < sizeof(u->name) && memchr(user, '/', ulen) == NULL) {
 		memcpy(u->name, user, ulen);
 		u->name[ulen] = '\0';
 	} else {
@@ -245,8 +273,8 @@ int exec_cri_parse_time(const char *s, size_t len, int64_t *ns)
 	} else {
 		return -1;
 	}
-	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-	    h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+	    mi * 60 + sec - sign * (oh * 3600 + om * 60);
 	*ns = t * 1000000000 + frac;
 	return 0;
 }
@@ -257,8 +285,8 @@ int exec_cri_log_line(const char *line, size_t len,
 	const char *end = line + len, *p, *q;
 
 	p = memchr(line, ' ', len);
-	if (p == NULL || exec_cri_parse_time(line, (size_t)(p - line),
-					     &out->time_ns) != 0)
+	if (p == NULL ||
+	    exec_cri_parse_time(line, (size_t)(p - line), &out->time_ns) != 0)
 		return -1;
 	p++;
 	if ((size_t)(end - p) >= 7 && memcmp(p, "stdout ", 7) == 0)
@@ -473,7 +501,8 @@ static int info_pid(const Runtime__V1__ContainerStatusResponse *r)
 		if (strcmp(r->info[i]->key, "info") != 0)
 			continue;
 		root = json_tokener_parse(r->info[i]->value);
-		if (root != NULL && json_object_object_get_ex(root, "pid", &pid) &&
+		if (root != NULL &&
+		    json_object_object_get_ex(root, "pid", &pid) &&
 		    json_object_is_type(pid, json_type_int))
 			v = json_object_get_int(pid);
 		json_object_put(root);
@@ -569,7 +598,7 @@ static void sc_free(struct scratch *s)
 }
 
 static char *sc_printf(struct scratch *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static char *sc_printf(struct scratch *s, const char *fmt, ...)
 {
@@ -696,9 +725,7 @@ static void build_ports(struct build *b, Runtime__V1__PodSandboxConfig *pod)
 	pod->n_port_mappings = t->n_ports;
 }
 
-static void build_pod(struct build *b, Runtime__V1__PodSandboxConfig *pod);
-
-/* Filled in by executor_cri.c's private part below. */
+/* Defined with struct exec_cri below. */
 static const char *ex_cgroup_parent(const struct exec_cri *ex);
 
 static void build_pod(struct build *b, Runtime__V1__PodSandboxConfig *pod)
@@ -734,10 +761,10 @@ static void build_pod(struct build *b, Runtime__V1__PodSandboxConfig *pod)
 	lx->security_context = sc;
 	lx->cgroup_parent = str(ex_cgroup_parent(b->ex));
 	lx->n_sysctls = t->n_sysctls;
-	lx->sysctls = (Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry **)
-	    sc_map(&b->s,
-		   &runtime__v1__linux_pod_sandbox_config__sysctls_entry__descriptor,
-		   t->sysctls, t->n_sysctls);
+	lx->sysctls = (Runtime__V1__LinuxPodSandboxConfig__SysctlsEntry **)sc_map(
+	    &b->s,
+	    &runtime__v1__linux_pod_sandbox_config__sysctls_entry__descriptor,
+	    t->sysctls, t->n_sysctls);
 	pod->linux = lx;
 }
 
@@ -775,16 +802,16 @@ static Runtime__V1__LinuxContainerResources *build_resources(struct build *b)
 	}
 	res->memory_limit_in_bytes = t->memory_bytes;
 	if (t->pids_limit > 0 && cgroup_v2()) {
-		struct exec_kv kv = {"pids.max",
-				     sc_printf(&b->s, "%" PRId64,
-					       t->pids_limit)};
+		struct exec_kv kv = {
+		    "pids.max", sc_printf(&b->s, "%" PRId64, t->pids_limit)};
 
 		res->n_unified = 1;
-		res->unified =
-		    (Runtime__V1__LinuxContainerResources__UnifiedEntry **)
-			sc_map(&b->s,
-			       &runtime__v1__linux_container_resources__unified_entry__descriptor,
-			       &kv, 1);
+		res->unified = (Runtime__V1__LinuxContainerResources__UnifiedEntry
+				    **)
+		    sc_map(
+			&b->s,
+			&runtime__v1__linux_container_resources__unified_entry__descriptor,
+			&kv, 1);
 	}
 	return res;
 }
@@ -802,7 +829,7 @@ static int build_security(struct build *b,
 		       &caps->add_capabilities, err) != 0 ||
 	    build_caps(b, t->cap_drop, t->n_cap_drop, "CapDrop",
 		       &caps->drop_capabilities, err) != 0)
-		return -err->kind;
+		return -(int)err->kind;
 	caps->n_add_capabilities = t->n_cap_add;
 	caps->n_drop_capabilities = t->n_cap_drop;
 	sc->capabilities = caps;
@@ -820,7 +847,7 @@ static int build_security(struct build *b,
 	if (t->user == NULL || t->user[0] == '\0')
 		return 0;
 	if (exec_cri_parse_user(t->user, &u, err) != 0)
-		return -err->kind;
+		return -(int)err->kind;
 	if (u.has_uid) {
 		sc->run_as_user =
 		    sc_msg(&b->s, &runtime__v1__int64_value__descriptor);
@@ -901,7 +928,7 @@ static int build_container(struct build *b, Runtime__V1__ContainerConfig *cc,
 	cc->tty = t->tty;
 	lx->resources = build_resources(b);
 	if (build_security(b, sc, err) != 0)
-		return -err->kind;
+		return -(int)err->kind;
 	lx->security_context = sc;
 	cc->linux = lx;
 	return 0;
@@ -1031,7 +1058,7 @@ struct exec_cri {
 	bool has_net; /* a CNI network was configured */
 	bool net_ready;
 	bool net_checking;
-	char net_reason[256];
+	char net_reason[EXEC_ERR_MAX];
 	struct cri_req net_req;
 	struct cri_req poll_req;
 	bool poll_inflight;
@@ -1147,10 +1174,10 @@ static void cgroup_cleanup(const char *parent, const char *id)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		p = id != NULL ? xasprintf("%s/%s%s/%s", CGROUP_ROOT,
-					   de->d_name, parent, id)
-			       : xasprintf("%s/%s%s", CGROUP_ROOT, de->d_name,
-					   parent);
+		p = id != NULL
+			? xasprintf("%s/%s%s/%s", CGROUP_ROOT, de->d_name,
+				    parent, id)
+			: xasprintf("%s/%s%s", CGROUP_ROOT, de->d_name, parent);
 		(void)rmdir(p);
 		free(p);
 	}
@@ -1176,7 +1203,7 @@ static int apply_pids_limit(const struct exec_cri *ex, const char *ctr_id,
 	file = xasprintf("%s/pids.max", dir);
 	val = xasprintf("%" PRId64, limit);
 	if (fsutil_mkdir_p(dir, 0755, err) != 0) {
-		rc = -err->kind;
+		rc = -(int)err->kind;
 	} else if ((fd = open(file, O_WRONLY | O_CLOEXEC)) == -1) {
 		rc = sw_err_sys(err, errno, "setting the pids limit");
 	} else {
@@ -1296,12 +1323,10 @@ static void op_finish(struct op *op)
 		if (op->result < 0)
 			req->err = op->err;
 	}
+	/* The callback may free req: nothing touches it afterwards. The
+	 * found list stays owned by the op and dies with it. */
 	if (op->cb != NULL)
 		op->cb(req, op->result);
-	if (req != NULL) {
-		req->found = NULL;
-		req->n_found = 0;
-	}
 	op_free(op);
 }
 
@@ -1373,7 +1398,7 @@ static int op_fail(struct op *op, const struct cri_req *r)
 
 static void set_status(struct exec_status *st, enum exec_state state,
 		       const char *msg, const char *errfmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void set_status(struct exec_status *st, enum exec_state state,
 		       const char *msg, const char *errfmt, ...)
@@ -1420,10 +1445,11 @@ static int call_list_pods(struct op *op, const char *task_id)
 
 	selector_init(&sel, op->ex, task_id);
 	f.n_label_selector = sel.n;
-	f.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)
-	    sc_map(&s,
-		   &runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor,
-		   sel.kv, sel.n);
+	f.label_selector =
+	    (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)sc_map(
+		&s,
+		&runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor,
+		sel.kv, sel.n);
 	msg.filter = &f;
 	rc = op_call(op, CRI_LIST_POD_SANDBOX, &msg.base, 0);
 	sc_free(&s);
@@ -1441,10 +1467,11 @@ static int call_list_containers(struct op *op, const char *task_id)
 
 	selector_init(&sel, op->ex, task_id);
 	f.n_label_selector = sel.n;
-	f.label_selector = (Runtime__V1__ContainerFilter__LabelSelectorEntry **)
-	    sc_map(&s,
-		   &runtime__v1__container_filter__label_selector_entry__descriptor,
-		   sel.kv, sel.n);
+	f.label_selector =
+	    (Runtime__V1__ContainerFilter__LabelSelectorEntry **)sc_map(
+		&s,
+		&runtime__v1__container_filter__label_selector_entry__descriptor,
+		sel.kv, sel.n);
 	msg.filter = &f;
 	rc = op_call(op, CRI_LIST_CONTAINERS, &msg.base, 0);
 	sc_free(&s);
@@ -1495,8 +1522,8 @@ static const char *label(Runtime__V1__PodSandbox__LabelsEntry **l, size_t n,
 	return "";
 }
 
-static const char *ctr_label(Runtime__V1__Container__LabelsEntry **l,
-			     size_t n, const char *key)
+static const char *ctr_label(Runtime__V1__Container__LabelsEntry **l, size_t n,
+			     const char *key)
 {
 	size_t i;
 
@@ -1531,8 +1558,7 @@ static void resolve_pods(struct ctask *t,
 		bool ready =
 		    p->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
 
-		if (best == NULL ||
-		    (ready && best->state != p->state) ||
+		if (best == NULL || (ready && best->state != p->state) ||
 		    (best->state == p->state &&
 		     p->created_at > best->created_at))
 			best = p;
@@ -1622,7 +1648,7 @@ static void net_check(struct exec_cri *ex);
 /* Ends a prepare with the task REJECTED, as Docker's agent does for any
  * error before the task starts, and releases a sandbox already made. */
 static int prep_reject(struct op *op, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int prep_reject(struct op *op, const char *fmt, ...)
 {
@@ -1784,7 +1810,8 @@ static int prepare_reply(struct op *op, int status, struct cri_req *r)
 	case P_IMAGE:
 		if (status < 0)
 			return prep_reject(op, "%s", r->err.msg);
-		op->step = r->reply.image_status->image != NULL ? P_RUN : P_PULL;
+		op->step =
+		    r->reply.image_status->image != NULL ? P_RUN : P_PULL;
 		return op_run(op);
 	case P_PULL:
 		/* Docker's words when an image is neither local nor
@@ -2083,15 +2110,15 @@ static void list_pods(struct listing *l,
 	for (i = 0; i < r->n_items; i++) {
 		const Runtime__V1__PodSandbox *p = r->items[i];
 		struct listed *d = &l->pods[l->n_pods];
-		const char *task = label(p->labels, p->n_labels,
-					 EXEC_LABEL_TASK_ID);
+		const char *task =
+		    label(p->labels, p->n_labels, EXEC_LABEL_TASK_ID);
 
 		if (!valid_id(task))
 			continue;
 		copy_id(d->pod_id, p->id);
 		copy_id(d->task_id, task);
-		copy_id(d->service_id, label(p->labels, p->n_labels,
-					     EXEC_LABEL_SERVICE_ID));
+		copy_id(d->service_id,
+			label(p->labels, p->n_labels, EXEC_LABEL_SERVICE_ID));
 		copy_id(d->node_id,
 			label(p->labels, p->n_labels, EXEC_LABEL_NODE_ID));
 		d->ready =
@@ -2109,8 +2136,8 @@ static void list_ctrs(struct listing *l,
 	for (i = 0; i < r->n_containers; i++) {
 		const Runtime__V1__Container *c = r->containers[i];
 		struct listed *d = &l->ctrs[l->n_ctrs];
-		const char *task = ctr_label(c->labels, c->n_labels,
-					     EXEC_LABEL_TASK_ID);
+		const char *task =
+		    ctr_label(c->labels, c->n_labels, EXEC_LABEL_TASK_ID);
 
 		if (!valid_id(task))
 			continue;
@@ -2236,4 +2263,680 @@ static int list_reply(struct op *op, int status, struct cri_req *r)
 		list_adopt(op->ex, f, d, pod_is_ready(l, d->pod_id));
 	}
 	return op_run(op);
+}
+
+/* ---- exit (internal): a watched task's container stopped running ---- */
+
+enum { EX_STATUS = S_FIRST, EX_POD };
+
+static int exit_run(struct op *op)
+{
+	if (op->ex->closing) {
+		op_complete(op, 0);
+		return 0;
+	}
+	if (op->step == EX_STATUS)
+		return call_container_status(op, op->ctr_id);
+	return call_stop_pod(op, op->pod_id);
+}
+
+static int exit_reply(struct op *op, int status, struct cri_req *r)
+{
+	struct exec_cri *ex = op->ex;
+	struct ctask *t;
+
+	if (op->step == EX_POD) {
+		op_complete(op, 0);
+		return 0;
+	}
+	t = task_find(ex, op->task_id);
+	if (t != NULL)
+		t->exit_pending = false;
+	/* Another call took the task over, or containerd could not answer:
+	 * nothing to report now (the next poll looks again). */
+	if (t == NULL || t->busy != NULL || !t->watch ||
+	    strcmp(t->ctr_id, op->ctr_id) != 0 ||
+	    (status < 0 && r->code != GRPC_NOT_FOUND)) {
+		op_complete(op, 0);
+		return 0;
+	}
+	if (status < 0) {
+		memset(&op->st, 0, sizeof(op->st));
+		set_status(&op->st, EXEC_FAILED, "started",
+			   "task: container %s was removed", op->ctr_id);
+	} else {
+		exec_cri_status_from(r->reply.container_status, &op->st);
+		if (op->st.state < EXEC_COMPLETE) {
+			op_complete(op, 0);
+			return 0;
+		}
+	}
+	t->watch = false;
+	t->last = op->st;
+	t->pod_ready = false;
+	/* The callback may call into the executor, even remove the task or
+	 * close the executor: t is not touched after it. */
+	if (ex->on_event != NULL)
+		ex->on_event(ex->event_data, op->task_id, &op->st);
+	op->step = EX_POD;
+	return op_run(op);
+}
+
+static void spawn_exit(struct exec_cri *ex, struct ctask *t)
+{
+	struct op *op = op_new(ex, OP_EXIT, NULL, NULL);
+
+	copy_id(op->task_id, t->id);
+	copy_id(op->ctr_id, t->ctr_id);
+	copy_id(op->pod_id, t->pod_id);
+	op->step = EX_STATUS;
+	t->exit_pending = true;
+	if (op_run(op) != 0) {
+		t->exit_pending = false;
+		op_finish(op);
+	}
+}
+
+static int stop_pod_run(struct op *op)
+{
+	return call_stop_pod(op, op->pod_id);
+}
+
+static int stop_pod_reply(struct op *op, int status, struct cri_req *r)
+{
+	op_complete(op, 0);
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+struct op_kind_ops {
+	int (*run)(struct op *op);
+	int (*reply)(struct op *op, int status, struct cri_req *r);
+};
+
+static const struct op_kind_ops kinds[OP_KIND_COUNT] = {
+    [OP_PREPARE] = {prepare_run, prepare_reply},
+    [OP_START] = {start_run, start_reply},
+    [OP_STOP] = {stop_run, stop_reply},
+    [OP_REMOVE] = {remove_run, remove_reply},
+    [OP_STATUS] = {status_run, status_reply},
+    [OP_LIST] = {list_run, list_reply},
+    [OP_EXIT] = {exit_run, exit_reply},
+    [OP_STOP_POD] = {stop_pod_run, stop_pod_reply},
+};
+
+static int op_run(struct op *op)
+{
+	return kinds[op->kind].run(op);
+}
+
+static void on_op_reply(struct cri_req *r, int status)
+{
+	struct op *op = r->data;
+	int rc;
+
+	op->wait = OPW_NONE;
+	if (r->canceled || op->ex->closing) {
+		sw_err_set(&op->err, SW_EUNAVAILABLE, "executor closing");
+		op_complete(op, -SW_EUNAVAILABLE);
+		return;
+	}
+	rc = kinds[op->kind].reply(op, status, r);
+	if (rc < 0)
+		op_complete(op, rc);
+}
+
+/* ---- exit polling ---- */
+
+static void on_poll_reply(struct cri_req *r, int status)
+{
+	struct exec_cri *ex = r->data;
+	const Runtime__V1__ListContainersResponse *l;
+	struct ctask *t;
+	size_t i;
+
+	ex->poll_inflight = false;
+	if (r->canceled || ex->closing || status < 0)
+		return;
+	l = r->reply.list_containers;
+	for (t = ex->tasks; t != NULL; t = t->next) {
+		const Runtime__V1__Container *c = NULL;
+
+		if (!t->watch || t->busy != NULL || t->exit_pending)
+			continue;
+		for (i = 0; i < l->n_containers && c == NULL; i++)
+			if (strcmp(l->containers[i]->id, t->ctr_id) == 0)
+				c = l->containers[i];
+		if (c != NULL &&
+		    (c->state ==
+			 RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING ||
+		     c->state ==
+			 RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED))
+			continue;
+		spawn_exit(ex, t);
+	}
+}
+
+static void on_poll(uv_timer_t *timer)
+{
+	struct exec_cri *ex = timer->data;
+	Runtime__V1__ListContainersRequest msg =
+	    RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+	Runtime__V1__ContainerFilter f = RUNTIME__V1__CONTAINER_FILTER__INIT;
+	struct scratch s = {0};
+	struct selector sel;
+	struct sw_err err;
+
+	if (ex->closing || ex->poll_inflight)
+		return;
+	if (!any_watched(ex)) {
+		uv_timer_stop(&ex->poll_timer);
+		return;
+	}
+	/* One call for every task of the node, however many run. */
+	selector_init(&sel, ex, NULL);
+	f.n_label_selector = sel.n;
+	f.label_selector =
+	    (Runtime__V1__ContainerFilter__LabelSelectorEntry **)sc_map(
+		&s,
+		&runtime__v1__container_filter__label_selector_entry__descriptor,
+		sel.kv, sel.n);
+	msg.filter = &f;
+	memset(&ex->poll_req, 0, sizeof(ex->poll_req));
+	ex->poll_req.data = ex;
+	ex->poll_req.timeout_ms = CALL_MS;
+	if (cri_call(&ex->poll_req, ex->cri, CRI_LIST_CONTAINERS, &msg.base,
+		     on_poll_reply, &err) == 0)
+		ex->poll_inflight = true;
+	sc_free(&s);
+}
+
+static void poll_ensure(struct exec_cri *ex)
+{
+	if (!ex->closing && !uv_is_active((uv_handle_t *)&ex->poll_timer))
+		uv_timer_start(&ex->poll_timer, on_poll, ex->poll_ms,
+			       ex->poll_ms);
+}
+
+/* Polls at once: a task is known to have exited already. */
+static void poll_kick(struct exec_cri *ex)
+{
+	if (!ex->closing)
+		uv_timer_start(&ex->poll_timer, on_poll, 0, ex->poll_ms);
+}
+
+/* ---- waiting for the CNI network ---- */
+
+static void on_net_timer(uv_timer_t *timer)
+{
+	net_check(timer->data);
+}
+
+static struct op *first_net_waiter(struct exec_cri *ex, bool expired_only)
+{
+	uint64_t now = uv_now(ex->loop);
+	struct op *op;
+
+	for (op = ex->ops; op != NULL; op = op->next)
+		if (op->wait == OPW_NET &&
+		    (!expired_only || now - op->net_since >= ex->net_wait_ms))
+			return op;
+	return NULL;
+}
+
+static bool network_ready(const Runtime__V1__StatusResponse *r, char *reason,
+			  size_t n)
+{
+	size_t i;
+
+	if (r->status == NULL)
+		return false;
+	for (i = 0; i < r->status->n_conditions; i++) {
+		const Runtime__V1__RuntimeCondition *c =
+		    r->status->conditions[i];
+
+		if (strcmp(c->type, "NetworkReady") != 0)
+			continue;
+		if (!c->status)
+			(void)snprintf(reason, n, "%s: %s", c->reason,
+				       c->message);
+		return c->status;
+	}
+	return false;
+}
+
+static void on_net_status(struct cri_req *r, int status)
+{
+	struct exec_cri *ex = r->data;
+	struct op *op;
+
+	ex->net_checking = false;
+	if (r->canceled || ex->closing)
+		return;
+	if (status < 0)
+		(void)snprintf(ex->net_reason, sizeof(ex->net_reason), "%s",
+			       r->err.msg);
+	else if (network_ready(r->reply.status, ex->net_reason,
+			       sizeof(ex->net_reason)))
+		ex->net_ready = true;
+	while ((op = first_net_waiter(ex, !ex->net_ready)) != NULL) {
+		op->wait = OPW_NONE;
+		if (ex->net_ready) {
+			op->step = P_IMAGE;
+			op_continue(op);
+		} else {
+			sw_err_set(&op->err, SW_EUNAVAILABLE,
+				   "network not ready: %s", ex->net_reason);
+			op_complete(op, -SW_EUNAVAILABLE);
+		}
+	}
+	if (!ex->net_ready && first_net_waiter(ex, false) != NULL)
+		uv_timer_start(&ex->net_timer, on_net_timer, NET_RETRY_MS, 0);
+}
+
+static void net_check(struct exec_cri *ex)
+{
+	struct sw_err err;
+
+	if (ex->net_checking || ex->closing ||
+	    uv_is_active((uv_handle_t *)&ex->net_timer))
+		return;
+	memset(&ex->net_req, 0, sizeof(ex->net_req));
+	ex->net_req.data = ex;
+	ex->net_req.timeout_ms = CALL_MS;
+	if (cri_status(&ex->net_req, ex->cri, false, on_net_status, &err) == 0)
+		ex->net_checking = true;
+	else
+		uv_timer_start(&ex->net_timer, on_net_timer, NET_RETRY_MS, 0);
+}
+
+/* ======================================================================
+ * The executor_ops
+ * ====================================================================== */
+
+static struct exec_cri *to_ex(struct executor *base)
+{
+	return CONTAINER_OF(base, struct exec_cri, base);
+}
+
+/* Checks and registers a call on one task. */
+static struct op *op_begin(struct exec_cri *ex, enum op_kind kind,
+			   struct exec_req *req, const char *task_id,
+			   exec_cb cb, struct sw_err *err)
+{
+	struct ctask *t;
+	struct op *op;
+
+	if (ex->closing) {
+		sw_err_set(err, SW_EUNAVAILABLE, "executor is closing");
+		return NULL;
+	}
+	if (!valid_id(task_id)) {
+		sw_err_set(err, SW_EINVALID, "invalid task ID \"%s\"",
+			   str_or_empty(task_id));
+		return NULL;
+	}
+	t = task_find(ex, task_id);
+	if (t != NULL && t->busy != NULL) {
+		sw_err_set(err, SW_ECONFLICT,
+			   "task %s: another call is in flight", task_id);
+		return NULL;
+	}
+	if (t == NULL)
+		t = task_add(ex, task_id);
+	op = op_new(ex, kind, req, cb);
+	op->t = t;
+	t->busy = op;
+	copy_id(op->task_id, task_id);
+	op->step = S_RESOLVE_POD;
+	req->priv = op;
+	req->found = NULL;
+	req->n_found = 0;
+	memset(&req->status, 0, sizeof(req->status));
+	return op;
+}
+
+/* Runs the first step inside the caller's call: whatever completes now
+ * is reported from the loop. */
+static int op_go(struct op *op)
+{
+	op->sync = true;
+	op_continue(op);
+	op->sync = false;
+	return 0;
+}
+
+static void prep_build(struct op *op, const struct exec_task *task)
+{
+	struct exec_cri *ex = op->ex;
+	struct prep *p = &op->prep;
+	Runtime__V1__PodSandboxConfig pod =
+	    RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
+	Runtime__V1__ContainerConfig cc = RUNTIME__V1__CONTAINER_CONFIG__INIT;
+	char name[NAME_MAX_LEN];
+	struct build b = {0};
+	struct sw_err err;
+
+	p->image = xstrdup(task->image);
+	p->host_network = task->host_network;
+	p->pids_limit = task->pids_limit;
+	if (exec_cri_container_name(task, name, sizeof(name)) < 0) {
+		(void)snprintf(p->reject, sizeof(p->reject),
+			       "task name is too long");
+		return;
+	}
+	b.ex = ex;
+	b.t = task;
+	b.name = name;
+	b.labels = xcalloc(task->n_labels + EXEC_CRI_LABELS, sizeof(*b.labels));
+	b.n_labels = exec_cri_labels(task, name, b.labels,
+				     task->n_labels + EXEC_CRI_LABELS);
+	b.log_dir = task_dir(ex, task->task_id);
+	if (fsutil_mkdir_p(b.log_dir, 0755, &err) != 0 ||
+	    ((b.hosts_path = write_hosts(task, b.log_dir, &err)) == NULL &&
+	     task->n_extra_hosts > 0)) {
+		(void)snprintf(p->reject, sizeof(p->reject), "%s", err.msg);
+		goto out;
+	}
+	build_pod(&b, &pod);
+	if (build_container(&b, &cc, &err) != 0) {
+		(void)snprintf(p->reject, sizeof(p->reject), "%s", err.msg);
+		goto out;
+	}
+	p->pod = pack(&pod.base, &p->pod_len);
+	p->ctr = pack(&cc.base, &p->ctr_len);
+out:
+	sc_free(&b.s);
+	free((char *)b.hosts_path);
+	free((char *)b.log_dir);
+	free(b.labels);
+}
+
+static int cri_prepare(struct executor *base, struct exec_req *req,
+		       const struct exec_task *task, exec_cb cb,
+		       struct sw_err *err)
+{
+	struct exec_cri *ex = to_ex(base);
+	struct op *op;
+
+	if (task == NULL || task->image == NULL || task->image[0] == '\0' ||
+	    task->service_name == NULL || task->service_name[0] == '\0' ||
+	    (task->slot == 0 &&
+	     (task->node_id == NULL || task->node_id[0] == '\0')))
+		return sw_err_set(err, SW_EINVALID,
+				  "task needs an image, a service name and a "
+				  "slot or node ID");
+	op = op_begin(ex, OP_PREPARE, req, task->task_id, cb, err);
+	if (op == NULL)
+		return -(int)err->kind;
+	op->t->grace_ns = task->stop_grace_ns >= 0 ? task->stop_grace_ns
+						   : EXEC_STOP_GRACE_DEFAULT_NS;
+	prep_build(op, task);
+	return op_go(op);
+}
+
+static int cri_start(struct executor *base, struct exec_req *req,
+		     const char *task_id, exec_cb cb, struct sw_err *err)
+{
+	struct op *op = op_begin(to_ex(base), OP_START, req, task_id, cb, err);
+
+	return op == NULL ? -(int)err->kind : op_go(op);
+}
+
+static int cri_stop(struct executor *base, struct exec_req *req,
+		    const char *task_id, int64_t grace_ns, exec_cb cb,
+		    struct sw_err *err)
+{
+	struct op *op = op_begin(to_ex(base), OP_STOP, req, task_id, cb, err);
+
+	if (op == NULL)
+		return -(int)err->kind;
+	op->grace_ns = grace_ns >= 0 ? grace_ns : op->t->grace_ns;
+	/* This exit is the caller's doing: no event for it. */
+	op->t->watch = false;
+	return op_go(op);
+}
+
+static int cri_remove(struct executor *base, struct exec_req *req,
+		      const char *task_id, exec_cb cb, struct sw_err *err)
+{
+	struct op *op = op_begin(to_ex(base), OP_REMOVE, req, task_id, cb, err);
+
+	if (op == NULL)
+		return -(int)err->kind;
+	op->t->watch = false;
+	return op_go(op);
+}
+
+static int cri_status_op(struct executor *base, struct exec_req *req,
+			 const char *task_id, exec_cb cb, struct sw_err *err)
+{
+	struct op *op = op_begin(to_ex(base), OP_STATUS, req, task_id, cb, err);
+
+	return op == NULL ? -(int)err->kind : op_go(op);
+}
+
+static int cri_list(struct executor *base, struct exec_req *req, exec_cb cb,
+		    struct sw_err *err)
+{
+	struct exec_cri *ex = to_ex(base);
+	struct op *op;
+
+	if (ex->closing)
+		return sw_err_set(err, SW_EUNAVAILABLE, "executor is closing");
+	op = op_new(ex, OP_LIST, req, cb);
+	op->step = L_PODS;
+	req->priv = op;
+	req->found = NULL;
+	req->n_found = 0;
+	return op_go(op);
+}
+
+static int cri_logs(struct executor *base, const char *task_id,
+		    const struct exec_log_query *q, struct exec_logs *out,
+		    struct sw_err *err)
+{
+	struct exec_cri *ex = to_ex(base);
+	char *path;
+	int rc;
+
+	if (!valid_id(task_id))
+		return sw_err_set(err, SW_EINVALID, "invalid task ID \"%s\"",
+				  str_or_empty(task_id));
+	path = xasprintf("%s/%s/%s", ex->log_root, task_id, EXEC_CRI_LOG_FILE);
+	rc = exec_cri_read_log(path, q, out, err);
+	free(path);
+	return rc;
+}
+
+static void ex_free(struct exec_cri *ex)
+{
+	struct ctask *t;
+
+	while ((t = ex->tasks) != NULL) {
+		ex->tasks = t->next;
+		free(t);
+	}
+	free(ex->node_id);
+	free(ex->log_root);
+	free(ex->cgroup_parent);
+	free(ex);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct exec_cri *ex = h->data;
+	exec_close_cb cb;
+	void *data;
+
+	if (--ex->handles_open > 0)
+		return;
+	cb = ex->close_cb;
+	data = ex->close_data;
+	ex_free(ex);
+	if (cb != NULL)
+		cb(data);
+}
+
+/* Every call in flight has been canceled by now; what is left waited on
+ * the network or on the loop. */
+static void on_cri_closed(struct cri_client *c, void *data)
+{
+	struct exec_cri *ex = data;
+	struct op *op;
+
+	ex->cri = NULL;
+	while ((op = ex->ops) != NULL) {
+		if (op->wait != OPW_DEFERRED) {
+			sw_err_set(&op->err, SW_EUNAVAILABLE,
+				   "executor closing");
+			op->result = -SW_EUNAVAILABLE;
+		}
+		op_finish(op);
+	}
+	ex->handles_open = 3;
+	uv_close((uv_handle_t *)&ex->poll_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&ex->net_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&ex->defer_timer, on_handle_closed);
+}
+
+static void cri_close(struct executor *base, exec_close_cb cb, void *data)
+{
+	struct exec_cri *ex = to_ex(base);
+
+	ex->closing = true;
+	ex->close_cb = cb;
+	ex->close_data = data;
+	uv_timer_stop(&ex->poll_timer);
+	uv_timer_stop(&ex->net_timer);
+	uv_timer_stop(&ex->defer_timer);
+	cri_client_close(ex->cri, on_cri_closed, ex);
+}
+
+static const struct executor_ops cri_ops = {
+    .prepare = cri_prepare,
+    .start = cri_start,
+    .stop = cri_stop,
+    .remove = cri_remove,
+    .status = cri_status_op,
+    .list = cri_list,
+    .logs = cri_logs,
+    .close = cri_close,
+};
+
+/* ---- Creation and teardown ---- */
+
+/* The node's network names, from cfg or derived from the node ID. */
+struct net_names {
+	char name[64];
+	char bridge[CNI_IFNAME_MAX];
+	char subnet[CNI_SUBNET_MAX];
+	char *ipam_dir;
+	struct cni_net net;
+};
+
+static void net_names_init(struct net_names *n,
+			   const struct exec_cri_config *cfg)
+{
+	(void)snprintf(n->name, sizeof(n->name), "swarmd-%.12s", cfg->node_id);
+	if (cfg->bridge != NULL)
+		(void)snprintf(n->bridge, sizeof(n->bridge), "%s", cfg->bridge);
+	else
+		cni_default_bridge(cfg->node_id, n->bridge);
+	if (cfg->subnet != NULL)
+		(void)snprintf(n->subnet, sizeof(n->subnet), "%s", cfg->subnet);
+	else
+		cni_default_subnet(cfg->node_id, n->subnet);
+	n->ipam_dir = cfg->ipam_dir != NULL
+			  ? xstrdup(cfg->ipam_dir)
+			  : xasprintf("%s/../ipam", cfg->cni_conf_dir);
+	n->net.name = n->name;
+	n->net.bridge = n->bridge;
+	n->net.subnet = n->subnet;
+	n->net.ipam_dir = n->ipam_dir;
+}
+
+static char *cgroup_parent_of(const struct exec_cri_config *cfg)
+{
+	if (cfg->cgroup_parent == NULL || cfg->cgroup_parent[0] == '\0')
+		return xasprintf("/swarmd-%.12s", cfg->node_id);
+	if (cfg->cgroup_parent[0] == '/')
+		return xstrdup(cfg->cgroup_parent);
+	return xasprintf("/%s", cfg->cgroup_parent);
+}
+
+static int config_check(const struct exec_cri_config *cfg, struct sw_err *err)
+{
+	if (cfg == NULL || !valid_id(cfg->node_id))
+		return sw_err_set(err, SW_EINVALID,
+				  "executor: a valid node ID is required");
+	if (cfg->log_root == NULL || cfg->log_root[0] == '\0')
+		return sw_err_set(err, SW_EINVALID,
+				  "executor: a log root is required");
+	return 0;
+}
+
+struct executor *executor_cri_new(uv_loop_t *loop, const char *socket,
+				  const struct exec_cri_config *cfg,
+				  struct sw_err *err)
+{
+	struct exec_cri *ex;
+	struct net_names nn;
+	char *abs;
+
+	if (config_check(cfg, err) != 0 ||
+	    fsutil_mkdir_p(cfg->log_root, 0711, err) != 0)
+		return NULL;
+	if (cfg->cni_conf_dir != NULL) {
+		net_names_init(&nn, cfg);
+		if (cni_write_conflist(cfg->cni_conf_dir, &nn.net, err) != 0) {
+			free(nn.ipam_dir);
+			return NULL;
+		}
+		free(nn.ipam_dir);
+	}
+	ex = xcalloc(1, sizeof(*ex));
+	ex->base.ops = &cri_ops;
+	ex->loop = loop;
+	ex->cri = cri_client_new(loop, socket, cfg->grpc, err);
+	if (ex->cri == NULL) {
+		free(ex);
+		return NULL;
+	}
+	ex->node_id = xstrdup(cfg->node_id);
+	/* containerd wants an absolute log directory. */
+	abs = realpath(cfg->log_root, NULL);
+	ex->log_root = abs != NULL ? abs : xstrdup(cfg->log_root);
+	ex->cgroup_parent = cgroup_parent_of(cfg);
+	ex->poll_ms = cfg->poll_ms != 0 ? cfg->poll_ms : EXEC_CRI_POLL_MS;
+	ex->net_wait_ms = cfg->network_wait_ms != 0 ? cfg->network_wait_ms
+						    : EXEC_CRI_NETWORK_WAIT_MS;
+	ex->has_net = cfg->cni_conf_dir != NULL;
+	ex->on_event = cfg->on_event;
+	ex->event_data = cfg->event_data;
+	uv_timer_init(loop, &ex->poll_timer);
+	uv_timer_init(loop, &ex->net_timer);
+	uv_timer_init(loop, &ex->defer_timer);
+	ex->poll_timer.data = ex->net_timer.data = ex->defer_timer.data = ex;
+	return &ex->base;
+}
+
+int executor_cri_teardown(const struct exec_cri_config *cfg, struct sw_err *err)
+{
+	struct net_names nn;
+	char *parent;
+	int rc = 0;
+
+	if (config_check(cfg, err) != 0)
+		return -(int)err->kind;
+	if (cfg->cni_conf_dir != NULL) {
+		net_names_init(&nn, cfg);
+		rc = cni_teardown(cfg->cni_conf_dir, &nn.net, err);
+		free(nn.ipam_dir);
+	}
+	parent = cgroup_parent_of(cfg);
+	cgroup_cleanup(parent, NULL);
+	free(parent);
+	return rc;
 }

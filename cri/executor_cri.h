@@ -60,11 +60,11 @@ struct exec_cri_config {
 	/* CNI conf dir of the containerd (data-root/containerd/cni/net.d);
 	 * NULL: no bridge network, only host-network tasks run. */
 	const char *cni_conf_dir;
-	const char *ipam_dir; /* NULL: <cni_conf_dir>/../ipam */
-	const char *bridge;   /* NULL: cni_default_bridge */
-	const char *subnet;   /* NULL: cni_default_subnet */
-	unsigned poll_ms;         /* 0: EXEC_CRI_POLL_MS */
-	unsigned network_wait_ms; /* 0: EXEC_CRI_NETWORK_WAIT_MS */
+	const char *ipam_dir;         /* NULL: <cni_conf_dir>/../ipam */
+	const char *bridge;           /* NULL: cni_default_bridge */
+	const char *subnet;           /* NULL: cni_default_subnet */
+	unsigned poll_ms;             /* 0: EXEC_CRI_POLL_MS */
+	unsigned network_wait_ms;     /* 0: EXEC_CRI_NETWORK_WAIT_MS */
 	const struct grpc_opts *grpc; /* NULL: defaults */
 	exec_event_cb on_event;       /* may be NULL */
 	void *event_data;

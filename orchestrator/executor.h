@@ -87,7 +87,7 @@ struct exec_task {
 	const char *node_id;
 	uint64_t slot; /* 0 for a global service's task */
 
-	const char *image; /* reference as the spec holds it */
+	const char *image;          /* reference as the spec holds it */
 	const char *const *command; /* overrides the image's entrypoint */
 	size_t n_command;
 	const char *const *args; /* overrides the image's cmd */
@@ -106,7 +106,7 @@ struct exec_task {
 	const struct exec_kv *labels;
 	size_t n_labels;
 
-	int64_t stop_grace_ns; /* < 0: EXEC_STOP_GRACE_DEFAULT_NS */
+	int64_t stop_grace_ns;   /* < 0: EXEC_STOP_GRACE_DEFAULT_NS */
 	const char *stop_signal; /* e.g. "SIGINT"; see the executor's notes */
 
 	int64_t nano_cpus;    /* 0: unlimited */
@@ -121,7 +121,8 @@ struct exec_task {
 	const struct exec_kv *sysctls;
 	size_t n_sysctls;
 
-	/* /etc/hosts lines as Docker's spec holds them: "IP name [alias...]". */
+	/* /etc/hosts lines as Docker's spec holds them: "IP name [alias...]".
+	 */
 	const char *const *extra_hosts;
 	size_t n_extra_hosts;
 	const char *const *dns_servers;

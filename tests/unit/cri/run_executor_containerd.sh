@@ -24,13 +24,17 @@ pause_tar=$build/images/swarmd-pause.tar
 root=$(mktemp -d /tmp/swd-exec.XXXXXX)
 chmod 711 "$root"
 sock=$root/run/containerd.sock
-node=$(head -c 64 /dev/urandom | tr -dc 'a-z0-9' | head -c 25)
-while [ ${#node} -lt 25 ]; do node=${node}x; done
+node=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | head -c 25)
 ctd_pid=
 nat_before=$(iptables -t nat -S 2>/dev/null | grep -c '^-N CNI-HOSTPORT' || true)
 
 cleanup() {
-	local pid m
+	local pid m f
+	# Processes left in our pods (a failed test): they outlive the shims.
+	for f in /sys/fs/cgroup/pids/"swarmd-${node:0:12}"/*/cgroup.procs; do
+		[ -f "$f" ] || continue
+		for pid in $(cat "$f"); do kill -9 "$pid" 2>/dev/null; done
+	done
 	if [ -n "$ctd_pid" ]; then
 		kill "$ctd_pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$ctd_pid" 2>/dev/null || break; sleep 0.1; done

@@ -216,8 +216,8 @@ static void log_write(struct logfile *f, const char *text)
 	fclose(fp);
 }
 
-static void check_entry(const struct exec_log_entry *e,
-			enum exec_stream stream, const char *text, bool partial)
+static void check_entry(const struct exec_log_entry *e, enum exec_stream stream,
+			const char *text, bool partial)
 {
 	assert_int_equal(e->stream, stream);
 	assert_int_equal(e->len, strlen(text));
@@ -234,13 +234,16 @@ static void test_read_log_join(void **state)
 	struct exec_logs l;
 	struct sw_err err;
 
-	log_write(f, T(1) "stdout F hello\n"
-		     T(2) "stdout P long \n"
-		     T(3) "stderr F err\n"
-		     T(4) "stdout P line \n"
-		     T(5) "stdout F end\n"
-		     "not a cri line\n"
-		     T(6) "stdout F \n");
+	log_write(
+	    f,
+	    T(1) "stdout F hello\n" T(2) "stdout P long \n" T(
+		3) "stderr F err\n" T(4) "stdout P line \n" T(5) "stdout F "
+								 "end\n"
+								 "not a cri "
+								 "line\n" T(
+								     6) "stdout"
+									" F "
+									"\n");
 	assert_int_equal(exec_cri_read_log(f->path, &q, &l, &err), 0);
 	assert_int_equal(l.n_entries, 4);
 	check_entry(&l.entries[0], EXEC_STDOUT, "hello", false);
@@ -260,8 +263,8 @@ static void test_read_log_tail_since(void **state)
 	struct exec_logs l;
 	struct sw_err err;
 
-	log_write(f, T(1) "stdout F a\n" T(2) "stdout F b\n" T(3)
-		  "stdout F c\n" T(4) "stderr F d\n");
+	log_write(f, T(1) "stdout F a\n" T(2) "stdout F b\n" T(
+			 3) "stdout F c\n" T(4) "stderr F d\n");
 	assert_int_equal(exec_cri_read_log(f->path, &q, &l, &err), 0);
 	assert_int_equal(l.n_entries, 2);
 	check_entry(&l.entries[0], EXEC_STDOUT, "c", false);
@@ -322,8 +325,8 @@ static void test_read_log_follow(void **state)
 	struct sw_err err;
 	uint64_t off;
 
-	log_write(f, T(1) "stdout F one\n" T(2) "stdout P two-a \n" T(3)
-		  "stderr F three\n" T(4) "stderr F hal");
+	log_write(f, T(1) "stdout F one\n" T(2) "stdout P two-a \n" T(
+			 3) "stderr F three\n" T(4) "stderr F hal");
 	assert_int_equal(exec_cri_read_log(f->path, &q, &l, &err), 0);
 	/* "two" is unfinished: it and everything after it wait, and so
 	 * does the line still being written. */
@@ -346,11 +349,10 @@ static void test_read_log_follow(void **state)
 	check_entry(&l.entries[0], EXEC_STDERR, "three", false);
 	check_entry(&l.entries[1], EXEC_STDERR, "half", false);
 	check_entry(&l.entries[2], EXEC_STDOUT, "two-a two-b", false);
-	assert_int_equal(l.next_offset,
-			 off + strlen(T(2) "stdout P two-a \n" T(3)
-				      "stderr F three\n" T(4)
-				      "stderr F half\n" T(5)
-				      "stdout F two-b\n"));
+	assert_int_equal(
+	    l.next_offset,
+	    off + strlen(T(2) "stdout P two-a \n" T(3) "stderr F three\n" T(
+		      4) "stderr F half\n" T(5) "stdout F two-b\n"));
 	exec_logs_free(&l);
 
 	/* Not following, an unfinished message comes back as partial. */
@@ -360,11 +362,16 @@ static void test_read_log_follow(void **state)
 	assert_int_equal(exec_cri_read_log(f->path, &q, &l, &err), 0);
 	assert_int_equal(l.n_entries, 5);
 	check_entry(&l.entries[4], EXEC_STDOUT, "tail-without-newline", true);
-	assert_int_equal(l.next_offset, off + strlen(T(2) "stdout P two-a \n" T(3)
-				      "stderr F three\n" T(4)
-				      "stderr F half\n" T(5)
-				      "stdout F two-b\n" T(6)
-				      "stdout P tail-without-newline\n"));
+	assert_int_equal(
+	    l.next_offset,
+	    off +
+		strlen(T(2) "stdout P two-a \n" T(3) "stderr F three\n" T(
+		    4) "stderr F half\n" T(5) "stdout F two-b\n" T(6) "stdout "
+								      "P "
+								      "tail-"
+								      "without-"
+								      "newline"
+								      "\n"));
 	exec_logs_free(&l);
 }
 
@@ -507,10 +514,10 @@ int main(void)
 	    cmocka_unit_test(test_log_line),
 	    cmocka_unit_test_setup_teardown(test_read_log_join, log_setup,
 					    log_teardown),
-	    cmocka_unit_test_setup_teardown(test_read_log_tail_since,
-					    log_setup, log_teardown),
-	    cmocka_unit_test_setup_teardown(test_read_log_long_tail,
-					    log_setup, log_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_log_tail_since, log_setup,
+					    log_teardown),
+	    cmocka_unit_test_setup_teardown(test_read_log_long_tail, log_setup,
+					    log_teardown),
 	    cmocka_unit_test_setup_teardown(test_read_log_follow, log_setup,
 					    log_teardown),
 	    cmocka_unit_test(test_read_log_missing),
