@@ -273,8 +273,9 @@ int exec_cri_parse_time(const char *s, size_t len, int64_t *ns)
 	} else {
 		return -1;
 	}
-	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-	    mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	    (int64_t)h * 3600 + (int64_t)mi * 60 + sec -
+	    (int64_t)sign * (oh * 3600 + om * 60);
 	*ns = t * 1000000000 + frac;
 	return 0;
 }
@@ -465,7 +466,7 @@ int exec_cri_read_log(const char *path, const struct exec_log_query *q,
 	}
 	if (q->offset > 0 && fseeko(f, (off_t)q->offset, SEEK_SET) == -1) {
 		s = errno;
-		fclose(f);
+		(void)fclose(f);
 		return sw_err_sys(err, s, "seeking in %s", path);
 	}
 	memset(&r, 0, sizeof(r));
@@ -478,7 +479,7 @@ int exec_cri_read_log(const char *path, const struct exec_log_query *q,
 		pos += (uint64_t)n;
 	}
 	free(line);
-	fclose(f);
+	(void)fclose(f);
 	out->next_offset = log_finish_pending(&r, pos);
 	log_output(&r, out);
 	free(r.ents);
@@ -650,12 +651,12 @@ static void **sc_map(struct scratch *s, const ProtobufCMessageDescriptor *d,
 /* protobuf-c wants char ** for repeated strings; they are only read. */
 static char **strv(const char *const *v)
 {
-	return (char **)(uintptr_t)v;
+	return (char **)v;
 }
 
 static char *str(const char *s)
 {
-	return (char *)(uintptr_t)str_or_empty(s);
+	return (char *)str_or_empty(s);
 }
 
 struct build {
@@ -1029,7 +1030,6 @@ struct op {
 	enum op_kind kind;
 	int step;
 	enum op_wait wait;
-	bool sync; /* inside the caller's call: completion is deferred */
 	struct exec_req *req;
 	exec_cb cb;
 	struct ctask *t; /* the task, held through t->busy; NULL if internal */
@@ -1071,6 +1071,7 @@ struct exec_cri {
 	exec_event_cb on_event;
 	void *event_data;
 	bool closing;
+	struct op *sync_op; /* started inside the caller's call right now */
 	exec_close_cb close_cb;
 	void *close_data;
 };
@@ -1335,7 +1336,7 @@ static void op_finish(struct op *op)
 static void op_complete(struct op *op, int result)
 {
 	op->result = result;
-	if (op->sync) {
+	if (op->ex->sync_op == op) {
 		op->wait = OPW_DEFERRED;
 		uv_timer_start(&op->ex->defer_timer, on_defer, 0, 0);
 		return;
@@ -2601,9 +2602,11 @@ static struct op *op_begin(struct exec_cri *ex, enum op_kind kind,
  * is reported from the loop. */
 static int op_go(struct op *op)
 {
-	op->sync = true;
+	struct exec_cri *ex = op->ex;
+
+	ex->sync_op = op;
 	op_continue(op);
-	op->sync = false;
+	ex->sync_op = NULL;
 	return 0;
 }
 

@@ -51,6 +51,8 @@ struct agent {
 	bool stopping;
 	bool timer_closed;
 	bool ex_closed;
+	int removals; /* removals in flight while wiping */
+	struct exec_req wipe_req;
 };
 
 static void kick(struct agent *a, uint64_t ms);
@@ -750,10 +752,68 @@ static void on_executor_closed(void *data)
 	maybe_free(a);
 }
 
+static void close_now(struct agent *a);
+
+struct wipe_op {
+	struct exec_req req;
+	struct agent *a;
+};
+
+static void on_wiped_one(struct exec_req *req, int status)
+{
+	struct wipe_op *w = req->data;
+	struct agent *a = w->a;
+
+	free(w);
+	if (--a->removals == 0)
+		close_now(a);
+}
+
+/* Removes every task container the runtime holds for this node. */
+static void on_wipe_listed(struct exec_req *req, int status)
+{
+	struct agent *a = req->data;
+	struct sw_err err;
+
+	a->removals = 1;
+	for (size_t i = 0; status == 0 && i < req->n_found; i++) {
+		struct wipe_op *w = xcalloc(1, sizeof(*w));
+
+		w->a = a;
+		w->req.data = w;
+		a->removals++;
+		if (executor_remove(a->ex, &w->req, req->found[i].task_id,
+				    on_wiped_one, &err) != 0) {
+			a->removals--;
+			free(w);
+		}
+	}
+	if (--a->removals == 0)
+		close_now(a);
+}
+
+void agent_stop_and_remove(struct agent *a)
+{
+	struct sw_err err;
+
+	a->stopping = true;
+	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
+	uv_timer_stop(&a->timer);
+	memset(&a->wipe_req, 0, sizeof(a->wipe_req));
+	a->wipe_req.data = a;
+	if (executor_list(a->ex, &a->wipe_req, on_wipe_listed, &err) != 0)
+		close_now(a);
+}
+
 void agent_stop(struct agent *a)
 {
 	a->stopping = true;
 	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
+	close_now(a);
+}
+
+static void close_now(struct agent *a)
+{
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
 	executor_close(a->ex, on_executor_closed, a);

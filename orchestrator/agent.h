@@ -37,6 +37,10 @@ struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
  * itself once every call and change in flight is answered. */
 void agent_stop(struct agent *a);
 
+/* As agent_stop, after removing every task container, sandbox and log the
+ * runtime holds for this node (swarm leave). */
+void agent_stop_and_remove(struct agent *a);
+
 /* The executor, for the API's log reads (NULL when none). */
 struct executor *agent_executor(struct agent *a);
 

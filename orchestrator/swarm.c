@@ -307,7 +307,10 @@ static void teardown(struct swarm *s)
 		s->reconciler = NULL;
 	}
 	if (s->agent != NULL) {
-		agent_stop(s->agent);
+		if (s->wipe)
+			agent_stop_and_remove(s->agent);
+		else
+			agent_stop(s->agent);
 		s->agent = NULL;
 	}
 	s->cons = NULL;

@@ -25,6 +25,65 @@ SANITIZER_ENV = {
 }
 
 
+_IMAGES = {}
+
+
+def busybox_images():
+    """Builds the busybox test images once per test session."""
+    if not _IMAGES:
+        out = os.path.join(tempfile.gettempdir(), "swarmd-test-images")
+        subprocess.run([os.path.join(REPO, "tests", "integration", "images.sh"), out],
+                       check=True, capture_output=True)
+        _IMAGES["oci"] = os.path.join(out, "busybox-oci.tar")
+        _IMAGES["docker"] = os.path.join(out, "busybox-docker.tar")
+    return _IMAGES
+
+
+def shim_pids(containerd_sock):
+    """PIDs of containerd shims serving the given containerd (they belong to
+    the node that started that containerd)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and b"containerd-shim" in args[0] and \
+                containerd_sock.encode() in args:
+            pids.append(int(d))
+    return pids
+
+
+def unmount_under(path):
+    with open("/proc/mounts") as f:
+        mounts = [line.split()[1] for line in f]
+    for m in sorted((m for m in mounts if m.startswith(path + "/")), reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+
+
+def node_bridges(data_root):
+    """Bridge names in the CNI configuration swarmd wrote for its node."""
+    d = os.path.join(data_root, "containerd", "cni", "net.d")
+    names = []
+    try:
+        files = os.listdir(d)
+    except OSError:
+        return names
+    for name in files:
+        try:
+            with open(os.path.join(d, name)) as f:
+                conf = json.load(f)
+        except (OSError, ValueError):
+            continue
+        for plugin in conf.get("plugins", []):
+            if plugin.get("type") == "bridge" and plugin.get("bridge"):
+                names.append(plugin["bridge"])
+    return names
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -185,7 +244,10 @@ class Node:
         self.proc = None
 
     def cleanup(self):
-        """Stops everything this node started, by PID."""
+        """Stops everything this node started, by PID: swarmd, its
+        containerd, the shims of task containers that outlived them; then
+        unmounts what those left under the node's directory and deletes the
+        node's bridge."""
         if self.proc is not None and self.proc.poll() is None:
             self.stop()
         for pid in sorted(self.pids):
@@ -193,6 +255,16 @@ class Node:
         cpid = self.containerd_pid()
         if cpid and not self.containerd:
             kill_pid(cpid)
+        for pid in shim_pids(self.containerd_sock()):
+            kill_pid(pid, timeout=2)
+        unmount_under(self.dir)
+        for bridge in node_bridges(self.data_root):
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+    def load_busybox(self):
+        """Imports the test busybox image into this node's containerd."""
+        p = ctr(self.containerd_sock(), "images", "import", busybox_images()["oci"])
+        assert p.returncode == 0, p.stderr
 
     def logtext(self):
         try:
@@ -418,3 +490,40 @@ def api_error(resp):
     """(status, message) of a Docker-shaped error answer."""
     assert resp.headers["Content-Type"] == "application/json", resp
     return resp.status, resp.json()["message"]
+
+
+
+def wait_log(n, needle, offset=0, timeout=60):
+    """Until needle appears in n's log after byte offset (the log is
+    appended to across restarts)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if n.proc is not None and n.proc.poll() is not None:
+            raise RuntimeError("swarmd exited with %s:\n%s" % (n.proc.returncode, n.logtext()))
+        with open(n.log_path, "rb") as f:
+            f.seek(offset)
+            if needle in f.read():
+                return
+        time.sleep(0.05)
+    raise RuntimeError("%r not logged:\n%s" % (needle, n.logtext()))
+
+
+def restart_node(n, kill9=False, between=None, timeout=60):
+    """Stops n (SIGTERM, or SIGKILL with kill9), calls between() if given,
+    and starts it again, waiting until this run's managed containerd is
+    ready: Node.wait_ready alone would see the previous run's "containerd
+    ready" line and return while the new pause image import still runs (a
+    swarmd stopped then leaves that ctr behind). Returns the exit code of
+    the stop (None after kill9)."""
+    rc = None
+    if kill9:
+        n.kill9()
+    else:
+        rc = n.stop()
+    if between is not None:
+        between()
+    offset = os.path.getsize(n.log_path)
+    n.start(wait=False)
+    wait_log(n, b"containerd ready", offset, timeout)
+    n.wait_ready(timeout)
+    return rc
