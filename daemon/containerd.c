@@ -24,6 +24,7 @@ enum {
 	RESTART_MIN_MS = 500,
 	RESTART_MAX_MS = 10000,
 	ORPHAN_WAIT_MS = 10000,
+	IMPORT_TIMEOUT_MS = 120000,
 };
 
 enum ctd_state {
@@ -45,6 +46,7 @@ struct ctd {
 	int waited_ms;
 	int restart_ms;
 	int log_fd;
+	int import_pid; /* the running `ctr images import`, or 0 */
 	char *dir;         /* data-root/containerd */
 	char *run_dir;     /* exec-root/containerd */
 	char *config;
@@ -233,6 +235,7 @@ static void on_imported(void *data, int status, const char *out)
 {
 	struct ctd *c = data;
 
+	c->import_pid = 0;
 	if (c->state != CTD_IMPORTING)
 		return;
 	if (status != 0) {
@@ -254,7 +257,8 @@ static void import_pause(struct ctd *c)
 			"images", "import", c->pause_tar, NULL};
 
 	c->state = CTD_IMPORTING;
-	if (spawn_run(c->loop, argv, c->log_fd, on_imported, c) != 0) {
+	if (spawn_run(c->loop, argv, c->log_fd, IMPORT_TIMEOUT_MS,
+		      &c->import_pid, on_imported, c) != 0) {
 		c->state = CTD_READY;
 		report_ready(c, -1);
 	}
@@ -410,6 +414,9 @@ void ctd_stop(struct ctd *c, void (*cb)(void *data), void *data)
 
 	c->stop_cb = cb;
 	c->stop_data = data;
+	/* ctr waits forever for a containerd that is going away. */
+	if (c->state == CTD_IMPORTING && c->import_pid > 0)
+		kill(c->import_pid, SIGKILL);
 	c->state = CTD_STOPPING;
 	report_ready(c, -1);
 	uv_timer_stop(&c->timer);

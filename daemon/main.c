@@ -129,8 +129,9 @@ static void probe_versions(struct daemon *d)
 	char *ctd_argv[] = {"containerd", "--version", NULL};
 	char *runc_argv[] = {"runc", "--version", NULL};
 
-	spawn_run(&d->loop, ctd_argv, -1, on_containerd_version, d);
-	spawn_run(&d->loop, runc_argv, -1, on_runc_version, d);
+	spawn_run(&d->loop, ctd_argv, -1, 10000, NULL, on_containerd_version,
+		  d);
+	spawn_run(&d->loop, runc_argv, -1, 10000, NULL, on_runc_version, d);
 }
 
 static void on_containerd_ready(void *data, int status)

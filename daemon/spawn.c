@@ -1,5 +1,6 @@
 #include "daemon/spawn.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@ enum { SPAWN_MAX_OUTPUT = 64 * 1024 };
 struct spawn {
 	uv_process_t proc;
 	uv_pipe_t out;
+	uv_timer_t deadline;
 	struct buf output;
 	int64_t exit_status;
 	int open_handles;
@@ -56,11 +58,22 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	struct spawn *s = p->data;
 
 	s->exit_status = sig != 0 ? -sig : status;
+	uv_timer_stop(&s->deadline);
+	uv_close((uv_handle_t *)&s->deadline, on_closed);
 	uv_close((uv_handle_t *)p, on_closed);
 }
 
-int spawn_run(uv_loop_t *loop, char *const argv[], int log_fd, spawn_cb cb,
-	      void *data)
+static void on_deadline(uv_timer_t *t)
+{
+	struct spawn *s = t->data;
+
+	log_warn("helper program (pid %d) did not finish in time; killing it",
+		 s->proc.pid);
+	uv_process_kill(&s->proc, SIGKILL);
+}
+
+int spawn_run(uv_loop_t *loop, char *const argv[], int log_fd,
+	      unsigned timeout_ms, int *pid, spawn_cb cb, void *data)
 {
 	struct spawn *s = xcalloc(1, sizeof(*s));
 	uv_stdio_container_t stdio[3];
@@ -95,7 +108,13 @@ int spawn_run(uv_loop_t *loop, char *const argv[], int log_fd, spawn_cb cb,
 		uv_close((uv_handle_t *)&s->proc, on_closed);
 		return -1;
 	}
-	s->open_handles = 2;
+	s->open_handles = 3;
+	uv_timer_init(loop, &s->deadline);
+	s->deadline.data = s;
+	if (timeout_ms > 0)
+		uv_timer_start(&s->deadline, on_deadline, timeout_ms, 0);
+	if (pid != NULL)
+		*pid = s->proc.pid;
 	uv_read_start((uv_stream_t *)&s->out, on_alloc, on_read);
 	return 0;
 }

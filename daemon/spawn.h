@@ -13,9 +13,11 @@
 typedef void (*spawn_cb)(void *data, int status, const char *out);
 
 /* Starts argv[0] (looked up in PATH) with stderr appended to log_fd (or
- * discarded when -1). 0 on success; -1 when it cannot start (cb will not
+ * discarded when -1), killed with SIGKILL if it runs longer than
+ * timeout_ms (0: no limit). Its pid goes to *pid (may be NULL) so an owner
+ * can stop it early. 0 on success; -1 when it cannot start (cb will not
  * fire). */
-int spawn_run(uv_loop_t *loop, char *const argv[], int log_fd, spawn_cb cb,
-	      void *data);
+int spawn_run(uv_loop_t *loop, char *const argv[], int log_fd,
+	      unsigned timeout_ms, int *pid, spawn_cb cb, void *data);
 
 #endif

@@ -180,6 +180,9 @@ class Node:
     def start(self, wait=True):
         env = dict(os.environ, **SANITIZER_ENV)
         self.log = open(self.log_path, "ab")
+        # The log is appended across restarts: readiness lines count only
+        # from here on.
+        self.log_start = self.log.tell()
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=self.log,
                                      env=env, start_new_session=True)
         self.pids.add(self.proc.pid)
@@ -207,7 +210,9 @@ class Node:
         pid = self.containerd_pid()
         if pid:
             self.pids.add(pid)
-        return b"containerd ready" in open(self.log_path, "rb").read()
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_start)
+            return b"containerd ready" in f.read()
 
     def containerd_pid(self):
         try:
