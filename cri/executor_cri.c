@@ -1001,7 +1001,7 @@ struct prep {
 	size_t ctr_len;
 	bool host_network;
 	int64_t pids_limit;
-	char reject[EXEC_ERR_MAX]; /* the spec was refused while building */
+	char reject[EXEC_ERR_MAX]; /* why prepare (or start) was refused */
 };
 
 struct listed {
@@ -1891,32 +1891,47 @@ static void start_running(struct op *op, int status, struct cri_req *r)
 		poll_ensure(ex);
 }
 
-static int start_reply(struct op *op, int status, struct cri_req *r)
+/* StartContainer failed: the task FAILED, unless it runs after all (a
+ * repeated start after an agent restart). */
+static void start_failed(struct op *op, int status, struct cri_req *r)
 {
 	struct ctask *t = op->t;
+	const Runtime__V1__ContainerStatus *cs =
+	    status == 0 ? r->reply.container_status->status : NULL;
 
+	if (cs != NULL &&
+	    cs->state == RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING) {
+		start_running(op, status, r);
+		return;
+	}
+	memset(&op->st, 0, sizeof(op->st));
+	set_status(&op->st, EXEC_FAILED, "starting",
+		   "starting container failed: %s", op->prep.reject);
+	copy_id(op->st.container_id, t->ctr_id);
+	t->last = op->st;
+	if (t->pod_ready) {
+		spawn_stop_pod(op->ex, t->pod_id);
+		t->pod_ready = false;
+	}
+}
+
+static int start_reply(struct op *op, int status, struct cri_req *r)
+{
 	if (op->step < S_FIRST)
 		return resolve_reply(op, status, r);
 	if (op->step == ST_STATUS) {
-		start_running(op, status, r);
+		if (op->prep.reject[0] != '\0')
+			start_failed(op, status, r);
+		else
+			start_running(op, status, r);
 		op_complete(op, 0);
 		return 0;
 	}
 	if (status < 0 && (transient(r) || r->code == GRPC_NOT_FOUND))
 		return op_fail(op, r);
-	if (status < 0) {
-		memset(&op->st, 0, sizeof(op->st));
-		set_status(&op->st, EXEC_FAILED, "starting",
-			   "starting container failed: %s", r->err.msg);
-		copy_id(op->st.container_id, t->ctr_id);
-		t->last = op->st;
-		if (t->pod_ready) {
-			spawn_stop_pod(op->ex, t->pod_id);
-			t->pod_ready = false;
-		}
-		op_complete(op, 0);
-		return 0;
-	}
+	if (status < 0)
+		(void)snprintf(op->prep.reject, sizeof(op->prep.reject), "%s",
+			       r->err.msg[0] != '\0' ? r->err.msg : "error");
 	op->step = ST_STATUS;
 	return op_run(op);
 }
@@ -1924,6 +1939,16 @@ static int start_reply(struct op *op, int status, struct cri_req *r)
 /* ---- stop ---- */
 
 enum { SP_STOP = S_FIRST, SP_STATUS, SP_POD };
+
+/* The call's deadline: the grace period and time to spare, within what
+ * an unsigned count of milliseconds holds (~49 days). */
+static unsigned stop_deadline_ms(int64_t secs)
+{
+	const int64_t max_secs = 40LL * 24 * 3600;
+
+	return (unsigned)((secs < max_secs ? secs : max_secs) * 1000) +
+	       STOP_EXTRA_MS;
+}
 
 static int stop_run(struct op *op)
 {
@@ -1939,11 +1964,12 @@ static int stop_run(struct op *op)
 		if (t->ctr_id[0] != '\0') {
 			/* CRI counts whole seconds: round up, so a grace
 			 * period is never cut short. */
-			secs = (op->grace_ns + 999999999) / 1000000000;
+			secs = op->grace_ns / 1000000000 +
+			       (op->grace_ns % 1000000000 != 0);
 			msg.container_id = t->ctr_id;
 			msg.timeout = secs;
 			return op_call(op, CRI_STOP_CONTAINER, &msg.base,
-				       (unsigned)(secs * 1000) + STOP_EXTRA_MS);
+				       stop_deadline_ms(secs));
 		}
 		if (t->pod_id[0] == '\0')
 			return not_found(op);
@@ -2787,10 +2813,15 @@ static void on_handle_closed(uv_handle_t *h)
 static void on_cri_closed(struct cri_client *c, void *data)
 {
 	struct exec_cri *ex = data;
-	struct op *op;
+	struct op *op, *rest;
 
 	ex->cri = NULL;
-	while ((op = ex->ops) != NULL) {
+	/* Nothing new starts while closing: finish the ops taken off the
+	 * list. */
+	rest = ex->ops;
+	ex->ops = NULL;
+	while ((op = rest) != NULL) {
+		rest = op->next;
 		if (op->wait != OPW_DEFERRED) {
 			sw_err_set(&op->err, SW_EUNAVAILABLE,
 				   "executor closing");

@@ -256,6 +256,24 @@ static void describe_host(struct swarm_host *h)
 /* The CRI executor of this node: on the managed containerd with the
  * node-local bridge network, or on an external one (host network only, as
  * its CNI directory is not ours to write). */
+/* The executor settings of this node; free the two paths afterwards. */
+static void executor_config(struct daemon *d, const char *node_id,
+			    struct exec_cri_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->node_id = node_id;
+	cfg->log_root = xasprintf("%s/tasks", d->opts.data_root);
+	cfg->cni_conf_dir = d->ctd ? xasprintf("%s/containerd/cni/net.d",
+					       d->opts.data_root)
+				   : NULL;
+}
+
+static void free_executor_config(struct exec_cri_config *cfg)
+{
+	free((char *)cfg->log_root);
+	free((char *)cfg->cni_conf_dir);
+}
+
 static struct executor *make_executor(void *ctx, const char *node_id,
 				      exec_event_cb cb, void *cb_data)
 {
@@ -263,15 +281,8 @@ static struct executor *make_executor(void *ctx, const char *node_id,
 	struct exec_cri_config cfg;
 	struct executor *ex;
 	struct sw_err err;
-	char *logs = xasprintf("%s/tasks", d->opts.data_root);
-	char *cni = d->ctd ? xasprintf("%s/containerd/cni/net.d",
-				       d->opts.data_root)
-			   : NULL;
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.node_id = node_id;
-	cfg.log_root = logs;
-	cfg.cni_conf_dir = cni;
+	executor_config(d, node_id, &cfg);
 	cfg.on_event = cb;
 	cfg.event_data = cb_data;
 	ex = executor_cri_new(&d->loop,
@@ -279,9 +290,20 @@ static struct executor *make_executor(void *ctx, const char *node_id,
 			      &cfg, &err);
 	if (ex == NULL)
 		log_error("cannot run tasks: %s", err.msg);
-	free(logs);
-	free(cni);
+	free_executor_config(&cfg);
 	return ex;
+}
+
+/* After swarm leave: the node's bridge, CNI state and cgroup parents. */
+static void cleanup_executor(void *ctx, const char *node_id)
+{
+	struct exec_cri_config cfg;
+	struct sw_err err;
+
+	executor_config(ctx, node_id, &cfg);
+	if (executor_cri_teardown(&cfg, &err) != 0)
+		log_warn("leaving the swarm: %s", err.msg);
+	free_executor_config(&cfg);
 }
 
 static int start_swarm(struct daemon *d, struct sw_err *err)
@@ -290,7 +312,8 @@ static int start_swarm(struct daemon *d, struct sw_err *err)
 
 	describe_host(&host);
 	d->swarm = swarm_new(&d->loop, d->opts.data_root, &host);
-	swarm_set_executor_factory(d->swarm, make_executor, d);
+	swarm_set_executor_factory(d->swarm, make_executor, cleanup_executor,
+				   d);
 	d->env.swarm = d->swarm;
 	if (swarm_load(d->swarm, err) != 0) {
 		/* Keep serving: /info shows the error state and leave --force

@@ -53,6 +53,8 @@ struct agent {
 	bool ex_closed;
 	int removals; /* removals in flight while wiping */
 	struct exec_req wipe_req;
+	void (*removed)(void *data, const char *node_id);
+	void *removed_data;
 };
 
 static void kick(struct agent *a, uint64_t ms);
@@ -792,10 +794,14 @@ static void on_wipe_listed(struct exec_req *req, int status)
 		close_now(a);
 }
 
-void agent_stop_and_remove(struct agent *a)
+void agent_stop_and_remove(struct agent *a, void (*removed)(void *data,
+							   const char *node_id),
+			   void *data)
 {
 	struct sw_err err;
 
+	a->removed = removed;
+	a->removed_data = data;
 	a->stopping = true;
 	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
 	uv_timer_stop(&a->timer);
@@ -814,6 +820,9 @@ void agent_stop(struct agent *a)
 
 static void close_now(struct agent *a)
 {
+	if (a->removed != NULL)
+		a->removed(a->removed_data, a->node_id);
+	a->removed = NULL;
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, on_timer_closed);
 	executor_close(a->ex, on_executor_closed, a);

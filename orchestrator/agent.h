@@ -39,7 +39,9 @@ void agent_stop(struct agent *a);
 
 /* As agent_stop, after removing every task container, sandbox and log the
  * runtime holds for this node (swarm leave). */
-void agent_stop_and_remove(struct agent *a);
+void agent_stop_and_remove(struct agent *a, void (*removed)(void *data,
+							   const char *node_id),
+			   void *data);
 
 /* The executor, for the API's log reads (NULL when none). */
 struct executor *agent_executor(struct agent *a);

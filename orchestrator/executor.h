@@ -18,7 +18,9 @@
  *   from the loop (never inside the call); when it returns a negative
  *   sw_err kind the callback never fires.
  * - At most one call per task is in flight; a second one is refused with
- *   -SW_ECONFLICT.
+ *   -SW_ECONFLICT. Calls return an error only for bad arguments, a busy
+ *   task or a closing executor; everything else (an unknown task, the
+ *   runtime unreachable) comes through the callback.
  * - A task's outcome is a task status, not a call failure: a missing image
  *   completes `prepare` with status 0 and state REJECTED. A negative
  *   callback status means the executor could not do the work at all (the
@@ -106,7 +108,7 @@ struct exec_task {
 	const struct exec_kv *labels;
 	size_t n_labels;
 
-	int64_t stop_grace_ns;   /* < 0: EXEC_STOP_GRACE_DEFAULT_NS */
+	int64_t stop_grace_ns;   /* < 0: EXEC_STOP_GRACE_DEFAULT_NS; 0: kill */
 	const char *stop_signal; /* e.g. "SIGINT"; see the executor's notes */
 
 	int64_t nano_cpus;    /* 0: unlimited */
@@ -271,7 +273,8 @@ struct executor {
  * Callback status 0: req->status is READY, or REJECTED with status.err
  * ("No such image: nosuch:latest"); or, for an adopted task, its state.
  * Returns -SW_ECONFLICT while another call on the task is in flight,
- * -SW_EINVALID without a task ID, -SW_EUNAVAILABLE when closing. */
+ * -SW_EINVALID without a task ID, image, service name, or slot/node ID,
+ * -SW_EUNAVAILABLE when closing. */
 static inline int executor_prepare(struct executor *ex, struct exec_req *req,
 				   const struct exec_task *task, exec_cb cb,
 				   struct sw_err *err)
@@ -280,8 +283,9 @@ static inline int executor_prepare(struct executor *ex, struct exec_req *req,
 }
 
 /* Starts a prepared task. Callback status 0: req->status is RUNNING (an
- * exit is reported later through the event callback) or FAILED with
- * status.err ("starting container failed: ..."). -SW_ENOTFOUND when the
+ * exit, even one right away, is reported later through the event
+ * callback) or FAILED with status.err ("starting container failed: ...").
+ * Starting a running task reports RUNNING. Callback -SW_ENOTFOUND when the
  * task is not in the runtime. */
 static inline int executor_start(struct executor *ex, struct exec_req *req,
 				 const char *task_id, exec_cb cb,
@@ -311,8 +315,9 @@ static inline int executor_remove(struct executor *ex, struct exec_req *req,
 	return ex->ops->remove(ex, req, task_id, cb, err);
 }
 
-/* Reads the task's current status into req->status. -SW_ENOTFOUND when
- * the runtime does not hold it. */
+/* Reads the task's current status into req->status. Callback
+ * -SW_ENOTFOUND when the runtime does not hold it (a task REJECTED before
+ * anything was created is not held either). */
 static inline int executor_status(struct executor *ex, struct exec_req *req,
 				  const char *task_id, exec_cb cb,
 				  struct sw_err *err)

@@ -43,7 +43,12 @@ struct swarm {
 	bool transport_open;
 	struct reconciler *reconciler;
 	struct agent *agent;
+	uv_timer_t quiesce;     /* delays closing a just-started raft */
+	struct consensus *closing; /* raft waiting in quiesce */
+	bool quiesce_open;
+	uint64_t raft_started;  /* uv_now() when raft started */
 	swarm_executor_factory factory;
+	void (*cleanup)(void *ctx, const char *node_id);
 	void *factory_ctx;
 	/* An init waiting for raft to be ready, then for its first change. */
 	struct init_op *init;
@@ -53,6 +58,8 @@ struct swarm {
 	void (*stop_cb)(void *data);
 	void *done_data;
 };
+
+enum { RAFT_MIN_LIFE_MS = 1000 };
 
 struct init_op {
 	struct change change;
@@ -91,9 +98,11 @@ void swarm_free(struct swarm *s)
 }
 
 void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
+				void (*cleanup)(void *ctx, const char *node_id),
 				void *ctx)
 {
 	s->factory = f;
+	s->cleanup = cleanup;
 	s->factory_ctx = ctx;
 }
 
@@ -253,6 +262,7 @@ static int start_raft(struct swarm *s, bool bootstrap,
 		consensus_set_snapshot(s->cons, (unsigned)v->snapshot_interval,
 				       CONSENSUS_SNAPSHOT_TRAILING);
 	consensus_on_ready(s->cons, on_ready, s);
+	s->raft_started = uv_now(s->loop);
 	return consensus_start(s->cons, bootstrap, err);
 }
 
@@ -297,10 +307,32 @@ static void on_consensus_closed(void *data)
 	finish_teardown(data);
 }
 
-/* Closes raft (if started) and the store; finish_teardown follows. */
+static void on_quiesce_closed(uv_handle_t *h)
+{
+	struct swarm *s = h->data;
+
+	s->quiesce_open = false;
+}
+
+static void close_consensus(uv_timer_t *t)
+{
+	struct swarm *s = t->data;
+	struct consensus *c = s->closing;
+
+	uv_close((uv_handle_t *)&s->quiesce, on_quiesce_closed);
+	s->closing = NULL;
+	consensus_close(c, on_consensus_closed, s);
+}
+
+/* Closes raft (if started) and the store; finish_teardown follows.
+ * c-raft 0.15 crashes when its uv I/O is closed while the open segments it
+ * prepares on the thread pool right after start are still in flight (its
+ * close callback fires from a freed instance), so a raft younger than
+ * RAFT_MIN_LIFE_MS is closed only once it reaches that age. */
 static void teardown(struct swarm *s)
 {
 	struct consensus *c = s->cons;
+	uint64_t age = uv_now(s->loop) - s->raft_started;
 
 	if (s->reconciler != NULL) {
 		reconciler_stop(s->reconciler);
@@ -308,16 +340,23 @@ static void teardown(struct swarm *s)
 	}
 	if (s->agent != NULL) {
 		if (s->wipe)
-			agent_stop_and_remove(s->agent);
+			agent_stop_and_remove(s->agent, s->cleanup,
+					      s->factory_ctx);
 		else
 			agent_stop(s->agent);
 		s->agent = NULL;
 	}
 	s->cons = NULL;
-	if (c != NULL)
-		consensus_close(c, on_consensus_closed, s);
-	else
+	if (c == NULL) {
 		finish_teardown(s);
+		return;
+	}
+	s->closing = c;
+	uv_timer_init(s->loop, &s->quiesce);
+	s->quiesce.data = s;
+	s->quiesce_open = true;
+	uv_timer_start(&s->quiesce, close_consensus,
+		       age >= RAFT_MIN_LIFE_MS ? 0 : RAFT_MIN_LIFE_MS - age, 0);
 }
 
 /* ---- init ------------------------------------------------------------ */

@@ -102,7 +102,10 @@ typedef struct executor *(*swarm_executor_factory)(
 	void (*cb)(void *data, const char *task_id,
 		   const struct exec_status *st),
 	void *cb_data);
+/* cleanup(ctx, node_id), when set, runs after leave removed the node's
+ * tasks, to drop what the runtime keeps per node (e.g. its bridge). */
 void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
+				void (*cleanup)(void *ctx, const char *node_id),
 				void *ctx);
 /* The executor of this node's agent, or NULL. */
 struct executor *swarm_executor(const struct swarm *s);

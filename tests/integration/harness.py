@@ -329,7 +329,8 @@ class Cluster:
             n.cleanup()
         for pid in self.extra_pids:
             kill_pid(pid)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if os.environ.get("SWARMD_KEEP_TMP") != "1":
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start_containerd(root, cluster):

@@ -427,6 +427,9 @@ static void test_host_task_lifecycle(void **state)
 
 	assert_int_equal(do_status(f, id), 0);
 	assert_int_equal(f->st.state, EXEC_RUNNING);
+	/* Starting again (an agent restarted) is not a failure. */
+	assert_int_equal(do_start(f, id), 0);
+	assert_int_equal(f->st.state, EXEC_RUNNING);
 
 	/* What the spec asked for reached the container. */
 	assert_int_equal(EXEC(f, ctr, "cat", "/sys/fs/cgroup/pids/pids.max"),
@@ -574,6 +577,29 @@ static void test_bad_spec_rejected(void **state)
 	assert_int_equal(do_remove(f, id), 0);
 }
 
+/* A command that does not exist fails at start, as in Docker. */
+static void test_start_fails(void **state)
+{
+	struct fx *f = need_containerd(state);
+	const char *const cmd[] = {"/no/such/binary"};
+	char id[ID_SWARM_LEN + 1];
+	struct exec_task t;
+
+	base_task(&t, id, f);
+	t.command = cmd;
+	t.n_command = 1;
+	assert_int_equal(do_prepare(f, &t), 0);
+	assert_int_equal(f->st.state, EXEC_READY);
+	assert_int_equal(do_start(f, id), 0);
+	print_message("start: %s\n", f->st.err);
+	assert_int_equal(f->st.state, EXEC_FAILED);
+	assert_string_equal(f->st.message, "starting");
+	assert_non_null(strstr(f->st.err, "starting container failed: "));
+	assert_non_null(strstr(f->st.err, "/no/such/binary"));
+	assert_int_equal(f->n_events, 0);
+	assert_int_equal(do_remove(f, id), 0);
+}
+
 /* Connects to 127.0.0.1:port and reads what the server says. */
 static int read_port(uint16_t port, char *out, size_t n)
 {
@@ -705,6 +731,101 @@ static void test_list_adopts(void **state)
 		assert_string_not_equal(f->found[i].task_id, id);
 }
 
+/* Many tasks at once: each call chain runs on its own request. */
+enum { MANY = 20 };
+
+struct many {
+	struct fx *f;
+	struct exec_req req[MANY];
+	char id[MANY][ID_SWARM_LEN + 1];
+	int phase[MANY]; /* 0 preparing, 1 starting, 2 running, ... */
+	int settled;
+	bool all;
+};
+
+static void on_many(struct exec_req *req, int status);
+
+static void many_next(struct many *m, int i)
+{
+	struct sw_err err;
+	int rc = 0;
+
+	m->req[i].data = m;
+	switch (m->phase[i]) {
+	case 1:
+		rc = executor_start(m->f->ex, &m->req[i], m->id[i], on_many,
+				    &err);
+		break;
+	case 3:
+		rc = executor_stop(m->f->ex, &m->req[i], m->id[i], 0, on_many,
+				   &err);
+		break;
+	case 4:
+		rc = executor_remove(m->f->ex, &m->req[i], m->id[i], on_many,
+				     &err);
+		break;
+	default:
+		break;
+	}
+	assert_int_equal(rc, 0);
+}
+
+static void on_many(struct exec_req *req, int status)
+{
+	struct many *m = req->data;
+	int i = (int)(req - m->req);
+
+	if (status != 0)
+		print_message("task %d phase %d: %s\n", i, m->phase[i],
+			      req->err.msg);
+	assert_int_equal(status, 0);
+	m->phase[i]++;
+	if (m->phase[i] == 2 || m->phase[i] == 5) {
+		assert_int_equal(req->status.state, m->phase[i] == 2
+							? EXEC_RUNNING
+							: req->status.state);
+		if (++m->settled == MANY)
+			m->all = true;
+		return;
+	}
+	many_next(m, i);
+}
+
+static void test_many_tasks(void **state)
+{
+	struct fx *f = need_containerd(state);
+	struct many *m = calloc(1, sizeof(*m));
+	struct exec_task t;
+	struct sw_err err;
+	double t0;
+	int i;
+
+	m->f = f;
+	t0 = now_s();
+	for (i = 0; i < MANY; i++) {
+		base_task(&t, m->id[i], f);
+		t.slot = (uint64_t)i + 1;
+		m->req[i].data = m;
+		assert_int_equal(
+		    executor_prepare(f->ex, &m->req[i], &t, on_many, &err), 0);
+	}
+	wait_for(f, &m->all, WAIT_MS);
+	print_message("%d tasks prepared and running in %.0f ms\n", MANY,
+		      (now_s() - t0) * 1000);
+	m->all = false;
+	m->settled = 0;
+	t0 = now_s();
+	for (i = 0; i < MANY; i++) {
+		m->phase[i] = 3;
+		many_next(m, i);
+	}
+	wait_for(f, &m->all, WAIT_MS);
+	print_message("%d tasks stopped and removed in %.0f ms\n", MANY,
+		      (now_s() - t0) * 1000);
+	assert_int_equal(f->n_events, 0);
+	free(m);
+}
+
 /* Closing with calls in flight completes them with UNAVAILABLE. */
 static void test_close_cancels(void **state)
 {
@@ -740,7 +861,7 @@ static void test_close_cancels(void **state)
 static void test_teardown(void **state)
 {
 	struct fx *f = need_containerd(state);
-	char bridge[CNI_IFNAME_MAX];
+	char bridge[CNI_IFNAME_MAX], dir[128];
 	struct sw_err err;
 
 	if (f->cfg.cni_conf_dir == NULL)
@@ -749,6 +870,9 @@ static void test_teardown(void **state)
 	cni_default_bridge(f->node_id, bridge);
 	assert_int_equal(executor_cri_teardown(&f->cfg, &err), 0);
 	assert_int_equal(if_nametoindex(bridge), 0);
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/pids/swarmd-%.12s",
+		 f->node_id);
+	assert_false(dir_exists(dir));
 }
 
 int main(void)
@@ -762,9 +886,11 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_spec_rejected, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_start_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bridge_network, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_list_adopts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_tasks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_cancels, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_teardown, setup, teardown),
