@@ -887,6 +887,32 @@ static void build_env(struct build *b, Runtime__V1__ContainerConfig *cc)
 	cc->n_envs = t->n_env;
 }
 
+static Runtime__V1__Mount *new_mount(struct build *b, const char *target,
+				     const char *source, bool read_only)
+{
+	Runtime__V1__Mount *m = sc_msg(&b->s, &runtime__v1__mount__descriptor);
+
+	m->container_path = str(target);
+	m->host_path = str(source);
+	m->readonly = read_only;
+	return m;
+}
+
+/* The task's bind mounts, plus /etc/hosts when it has extra hosts. */
+static void build_mounts(struct build *b, Runtime__V1__ContainerConfig *cc)
+{
+	const struct exec_task *t = b->t;
+
+	cc->mounts = sc_new(&b->s, (t->n_mounts + 1) * sizeof(void *));
+	for (size_t i = 0; i < t->n_mounts; i++)
+		cc->mounts[cc->n_mounts++] =
+			new_mount(b, t->mounts[i].target, t->mounts[i].source,
+				  t->mounts[i].read_only);
+	if (b->hosts_path != NULL)
+		cc->mounts[cc->n_mounts++] =
+			new_mount(b, "/etc/hosts", b->hosts_path, false);
+}
+
 static int build_container(struct build *b, Runtime__V1__ContainerConfig *cc,
 			   struct sw_err *err)
 {
@@ -910,16 +936,7 @@ static int build_container(struct build *b, Runtime__V1__ContainerConfig *cc,
 	cc->args = strv(t->args);
 	cc->working_dir = str(t->workdir);
 	build_env(b, cc);
-	if (b->hosts_path != NULL) {
-		Runtime__V1__Mount *m =
-		    sc_msg(&b->s, &runtime__v1__mount__descriptor);
-
-		m->container_path = "/etc/hosts";
-		m->host_path = str(b->hosts_path);
-		cc->mounts = sc_new(&b->s, sizeof(void *));
-		cc->mounts[0] = m;
-		cc->n_mounts = 1;
-	}
+	build_mounts(b, cc);
 	cc->n_labels = b->n_labels;
 	cc->labels = (Runtime__V1__ContainerConfig__LabelsEntry **)sc_map(
 	    &b->s, &runtime__v1__container_config__labels_entry__descriptor,

@@ -164,6 +164,31 @@ static void kv_map(struct json_object *o, const char *key,
 
 /* ---- the typed TaskSpec -------------------------------------------------- */
 
+static void task_mounts(Swarmd__TaskSpec *t, struct json_object *cs)
+{
+	struct json_object *a = NULL;
+
+	if (!json_object_object_get_ex(cs, "Mounts", &a) || a == NULL ||
+	    !json_object_is_type(a, json_type_array))
+		return;
+	t->mounts = xcalloc(json_object_array_length(a) + 1,
+			    sizeof(*t->mounts));
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		struct json_object *m = json_object_array_get_idx(a, i);
+		Swarmd__Mount *o;
+
+		if (m == NULL || !json_object_is_type(m, json_type_object))
+			continue;
+		o = xmalloc(sizeof(*o));
+		swarmd__mount__init(o);
+		o->type = xstrdup(str_member(m, "Type"));
+		o->source = xstrdup(str_member(m, "Source"));
+		o->target = xstrdup(str_member(m, "Target"));
+		o->read_only = bool_member(m, "ReadOnly");
+		t->mounts[t->n_mounts++] = o;
+	}
+}
+
 static void task_container(Swarmd__TaskSpec *t, struct json_object *cs)
 {
 	struct json_object *dns = obj_member(cs, "DNSConfig");
@@ -189,6 +214,7 @@ static void task_container(Swarmd__TaskSpec *t, struct json_object *cs)
 	str_array(dns, "Nameservers", &t->dns_servers, &t->n_dns_servers);
 	str_array(dns, "Search", &t->dns_search, &t->n_dns_search);
 	str_array(dns, "Options", &t->dns_options, &t->n_dns_options);
+	task_mounts(t, cs);
 }
 
 static void task_policy(Swarmd__TaskSpec *t, struct json_object *tt)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lib/alloc.h"
 #include "lib/log.h"
@@ -327,9 +328,41 @@ static void flush(struct agent *a)
 
 /* The exec_task view of a stored task; arrays point into t or into the
  * two scratch arrays the caller frees. */
+/* Bind mounts go to the runtime; other types are stored only (see
+ * docs/status.md). */
+static struct exec_mount *binds_of(const Swarmd__TaskSpec *s, size_t *n)
+{
+	struct exec_mount *m = xcalloc(s->n_mounts + 1, sizeof(*m));
+
+	*n = 0;
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (strcmp(s->mounts[i]->type, "bind") == 0)
+			m[(*n)++] = (struct exec_mount){s->mounts[i]->source,
+							s->mounts[i]->target,
+							s->mounts[i]->read_only};
+	return m;
+}
+
+/* Docker refuses a bind mount whose source is missing on the node (the
+ * runtime would create it). */
+static bool binds_exist(const struct exec_task *x, char *err, size_t n)
+{
+	struct stat st;
+
+	for (size_t i = 0; i < x->n_mounts; i++)
+		if (stat(x->mounts[i].source, &st) != 0) {
+			snprintf(err, n,
+				 "invalid mount config for type \"bind\": bind "
+				 "source path does not exist: %s",
+				 x->mounts[i].source);
+			return false;
+		}
+	return true;
+}
+
 static void exec_task_of(const char *id, const Swarmd__Task *t,
 			 struct exec_task *x, struct exec_kv **kv,
-			 struct exec_port **ports)
+			 struct exec_port **ports, struct exec_mount **mounts)
 {
 	const Swarmd__TaskSpec *s = t->spec;
 
@@ -397,6 +430,8 @@ static void exec_task_of(const char *id, const Swarmd__Task *t,
 			(uint16_t)s->ports[i]->published};
 	x->ports = *ports;
 	x->n_ports = s->n_ports;
+	*mounts = binds_of(s, &x->n_mounts);
+	x->mounts = *mounts;
 }
 
 static void on_started(struct exec_req *req, int status)
@@ -457,17 +492,26 @@ static void prepare_task(struct agent *a, struct atask *t,
 	struct exec_task x;
 	struct exec_kv *kv;
 	struct exec_port *ports;
+	struct exec_mount *mounts;
 	struct sw_err err;
+	char why[512];
 
-	exec_task_of(t->id, task, &x, &kv, &ports);
-	t->busy = true;
-	report(a, t->id, TASK_PREPARING, "preparing", NULL);
-	if (executor_prepare(a->ex, &t->req, &x, on_prepared, &err) != 0) {
-		t->busy = false;
-		log_warn("agent: preparing task %s: %s", t->id, err.msg);
+	exec_task_of(t->id, task, &x, &kv, &ports, &mounts);
+	if (!binds_exist(&x, why, sizeof(why))) {
+		report(a, t->id, TASK_REJECTED, "preparing", why);
+	} else {
+		t->busy = true;
+		report(a, t->id, TASK_PREPARING, "preparing", NULL);
+		if (executor_prepare(a->ex, &t->req, &x, on_prepared, &err) !=
+		    0) {
+			t->busy = false;
+			log_warn("agent: preparing task %s: %s", t->id,
+				 err.msg);
+		}
 	}
 	free(kv);
 	free(ports);
+	free(mounts);
 }
 
 static void on_stopped(struct exec_req *req, int status)
@@ -759,11 +803,18 @@ static void close_now(struct agent *a);
 struct wipe_op {
 	struct exec_req req;
 	struct agent *a;
+	uv_timer_t retry;
+	char task_id[EXEC_ID_MAX];
+	int tries;
 };
 
-static void on_wiped_one(struct exec_req *req, int status)
+enum { WIPE_RETRY_MS = 500, WIPE_TRIES = 60 };
+
+static void wipe_one(struct wipe_op *w);
+
+static void on_wipe_timer_closed(uv_handle_t *h)
 {
-	struct wipe_op *w = req->data;
+	struct wipe_op *w = h->data;
 	struct agent *a = w->a;
 
 	free(w);
@@ -771,11 +822,43 @@ static void on_wiped_one(struct exec_req *req, int status)
 		close_now(a);
 }
 
+static void wipe_done(struct wipe_op *w)
+{
+	uv_close((uv_handle_t *)&w->retry, on_wipe_timer_closed);
+}
+
+static void on_wiped_one(struct exec_req *req, int status)
+{
+	wipe_done(req->data);
+}
+
+static void on_wipe_retry(uv_timer_t *t)
+{
+	wipe_one(t->data);
+}
+
+/* Removes one task; a task whose stop is still running is retried (its
+ * stop grace period may be long). */
+static void wipe_one(struct wipe_op *w)
+{
+	struct sw_err err;
+	int rc = executor_remove(w->a->ex, &w->req, w->task_id, on_wiped_one,
+				 &err);
+
+	if (rc == 0)
+		return;
+	if (rc == -SW_ECONFLICT && ++w->tries < WIPE_TRIES) {
+		uv_timer_start(&w->retry, on_wipe_retry, WIPE_RETRY_MS, 0);
+		return;
+	}
+	log_warn("agent: leaving task %s behind: %s", w->task_id, err.msg);
+	wipe_done(w);
+}
+
 /* Removes every task container the runtime holds for this node. */
 static void on_wipe_listed(struct exec_req *req, int status)
 {
 	struct agent *a = req->data;
-	struct sw_err err;
 
 	a->removals = 1;
 	for (size_t i = 0; status == 0 && i < req->n_found; i++) {
@@ -783,12 +866,12 @@ static void on_wipe_listed(struct exec_req *req, int status)
 
 		w->a = a;
 		w->req.data = w;
+		snprintf(w->task_id, sizeof(w->task_id), "%s",
+			 req->found[i].task_id);
+		uv_timer_init(a->loop, &w->retry);
+		w->retry.data = w;
 		a->removals++;
-		if (executor_remove(a->ex, &w->req, req->found[i].task_id,
-				    on_wiped_one, &err) != 0) {
-			a->removals--;
-			free(w);
-		}
+		wipe_one(w);
 	}
 	if (--a->removals == 0)
 		close_now(a);

@@ -79,6 +79,13 @@ struct exec_port {
 	uint16_t published; /* port on the node */
 };
 
+/* A bind mount (`--mount type=bind,...`). */
+struct exec_mount {
+	const char *source; /* absolute path on the node */
+	const char *target; /* absolute path in the container */
+	bool read_only;
+};
+
 /* Everything needed to run one task. The caller owns every pointer; the
  * executor copies what it keeps before `prepare` returns. Unset strings are
  * NULL or "", unset arrays have n_x == 0. */
@@ -133,6 +140,9 @@ struct exec_task {
 	size_t n_dns_search;
 	const char *const *dns_options;
 	size_t n_dns_options;
+
+	const struct exec_mount *mounts; /* bind mounts */
+	size_t n_mounts;
 
 	bool host_network; /* `--network host`: share the node's stack */
 	const struct exec_port *ports; /* host-mode published ports */
