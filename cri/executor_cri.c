@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -905,9 +906,12 @@ static void build_mounts(struct build *b, Runtime__V1__ContainerConfig *cc)
 
 	cc->mounts = sc_new(&b->s, (t->n_mounts + 1) * sizeof(void *));
 	for (size_t i = 0; i < t->n_mounts; i++)
-		cc->mounts[cc->n_mounts++] =
-			new_mount(b, t->mounts[i].target, t->mounts[i].source,
-				  t->mounts[i].read_only);
+		cc->mounts[cc->n_mounts++] = new_mount(
+			b, t->mounts[i].target,
+			t->mounts[i].tmpfs
+				? sc_printf(&b->s, "%s/tmpfs-%zu", b->log_dir, i)
+				: t->mounts[i].source,
+			t->mounts[i].read_only);
 	if (b->hosts_path != NULL)
 		cc->mounts[cc->n_mounts++] =
 			new_mount(b, "/etc/hosts", b->hosts_path, false);
@@ -2040,6 +2044,54 @@ static int stop_reply(struct op *op, int status, struct cri_req *r)
 
 enum { RM_CTR = S_FIRST, RM_STOP_POD, RM_POD, RM_DONE };
 
+/* Detaches the task's tmpfs mounts (tmpfs-N in its directory). */
+static void unmount_tmpfs(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+
+		if (strncmp(e->d_name, "tmpfs-", 6) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		(void)umount2(path, MNT_DETACH);
+		free(path);
+	}
+	closedir(d);
+}
+
+/* Mounts a tmpfs for each tmpfs mount of the task, to bind into it. */
+static int mount_tmpfs(const struct exec_task *t, const char *dir,
+		       struct sw_err *err)
+{
+	for (size_t i = 0; i < t->n_mounts; i++) {
+		char *path, opts[64];
+		int rc;
+
+		if (!t->mounts[i].tmpfs)
+			continue;
+		path = xasprintf("%s/tmpfs-%zu", dir, i);
+		if (t->mounts[i].size_bytes > 0)
+			(void)snprintf(opts, sizeof(opts), "mode=1777,size=%lld",
+				       (long long)t->mounts[i].size_bytes);
+		else
+			(void)snprintf(opts, sizeof(opts), "mode=1777");
+		rc = fsutil_mkdir_p(path, 0755, err);
+		if (rc == 0 && mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV,
+				     opts) == -1)
+			rc = sw_err_sys(err, errno, "mounting tmpfs for %s",
+					t->mounts[i].target);
+		free(path);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 static void remove_files(struct op *op)
 {
 	struct exec_cri *ex = op->ex;
@@ -2047,6 +2099,7 @@ static void remove_files(struct op *op)
 	struct sw_err err;
 
 	/* containerd never removes a log directory. */
+	unmount_tmpfs(dir);
 	(void)fsutil_remove_all(dir, &err);
 	free(dir);
 	if (op->ctr_id[0] != '\0')
@@ -2680,6 +2733,7 @@ static void prep_build(struct op *op, const struct exec_task *task)
 				     task->n_labels + EXEC_CRI_LABELS);
 	b.log_dir = task_dir(ex, task->task_id);
 	if (fsutil_mkdir_p(b.log_dir, 0755, &err) != 0 ||
+	    mount_tmpfs(task, b.log_dir, &err) != 0 ||
 	    ((b.hosts_path = write_hosts(task, b.log_dir, &err)) == NULL &&
 	     task->n_extra_hosts > 0)) {
 		(void)snprintf(p->reject, sizeof(p->reject), "%s", err.msg);

@@ -188,6 +188,13 @@ static void on_updated(void *data, int status, const struct sw_err *err)
 	api_req_unref(req);
 }
 
+static bool is_rollback(struct api_req *req)
+{
+	const char *rb = api_query(req, "rollback");
+
+	return rb != NULL && strcmp(rb, "previous") == 0;
+}
+
 /* The body to apply: the request's, or PreviousSpec for ?rollback=previous. */
 static struct json_object *update_body(struct api_req *req,
 				       const struct store_record *rec,
@@ -240,8 +247,8 @@ void h_services_update(struct api_req *req)
 	}
 	json_object_put(body);
 	api_req_ref(req);
-	if (services_update(api_swarm(req), rec->id, version, &svc, on_updated,
-			    req, &err) != 0) {
+	if (services_update(api_swarm(req), rec->id, version, &svc,
+			    is_rollback(req), on_updated, req, &err) != 0) {
 		api_req_unref(req);
 		api_reply_error(req, &err);
 	}

@@ -328,18 +328,23 @@ static void flush(struct agent *a)
 
 /* The exec_task view of a stored task; arrays point into t or into the
  * two scratch arrays the caller frees. */
-/* Bind mounts go to the runtime; other types are stored only (see
+/* Bind and tmpfs mounts go to the runtime; volumes are stored only (see
  * docs/status.md). */
 static struct exec_mount *binds_of(const Swarmd__TaskSpec *s, size_t *n)
 {
 	struct exec_mount *m = xcalloc(s->n_mounts + 1, sizeof(*m));
 
 	*n = 0;
-	for (size_t i = 0; i < s->n_mounts; i++)
-		if (strcmp(s->mounts[i]->type, "bind") == 0)
-			m[(*n)++] = (struct exec_mount){s->mounts[i]->source,
-							s->mounts[i]->target,
-							s->mounts[i]->read_only};
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const Swarmd__Mount *sm = s->mounts[i];
+		bool tmpfs = strcmp(sm->type, "tmpfs") == 0;
+
+		if (!tmpfs && strcmp(sm->type, "bind") != 0)
+			continue;
+		m[(*n)++] = (struct exec_mount){tmpfs ? NULL : sm->source,
+						sm->target, sm->read_only,
+						tmpfs, sm->size_bytes};
+	}
 	return m;
 }
 
@@ -350,7 +355,7 @@ static bool binds_exist(const struct exec_task *x, char *err, size_t n)
 	struct stat st;
 
 	for (size_t i = 0; i < x->n_mounts; i++)
-		if (stat(x->mounts[i].source, &st) != 0) {
+		if (!x->mounts[i].tmpfs && stat(x->mounts[i].source, &st) != 0) {
 			snprintf(err, n,
 				 "invalid mount config for type \"bind\": bind "
 				 "source path does not exist: %s",

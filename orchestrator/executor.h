@@ -79,11 +79,15 @@ struct exec_port {
 	uint16_t published; /* port on the node */
 };
 
-/* A bind mount (`--mount type=bind,...`). */
+/* A bind mount (`--mount type=bind,...`) or a tmpfs (`type=tmpfs`: the
+ * executor mounts a tmpfs of size_bytes, 0 = the kernel default, on the
+ * node and binds it in; it goes away with the task). */
 struct exec_mount {
-	const char *source; /* absolute path on the node */
+	const char *source; /* absolute path on the node (bind only) */
 	const char *target; /* absolute path in the container */
 	bool read_only;
+	bool tmpfs;
+	int64_t size_bytes;
 };
 
 /* Everything needed to run one task. The caller owns every pointer; the

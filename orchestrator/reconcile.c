@@ -1,7 +1,9 @@
 #include "orchestrator/reconcile.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/alloc.h"
 #include "lib/id.h"
@@ -543,6 +545,106 @@ static void allocate_and_schedule(struct pass *p)
 	}
 }
 
+/* ---- update status -------------------------------------------------------- */
+
+/* True when every runnable task of the service runs its current spec, and
+ * enough of them run (one per slot, or per eligible node). */
+static bool converged(struct pass *p, const struct store_record *rec,
+		      const Swarmd__Service *svc)
+{
+	uint64_t running = 0;
+	int64_t last = 0, stable_at;
+
+	if (p->n_created > 0)
+		for (size_t i = 0; i < p->n_created; i++)
+			if (strcmp(p->created[i].service_id, rec->id) == 0)
+				return false;
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const Swarmd__Task *t = p->v.tasks[i].t;
+
+		if (strcmp(t->service_id, rec->id) != 0 || !runnable(t))
+			continue;
+		if (t->spec_version != svc->spec_version ||
+		    t->state != TASK_RUNNING)
+			return false;
+		running++;
+		if (t->timestamp_ns > last)
+			last = t->timestamp_ns;
+	}
+	if (strcmp(svc->mode, "global") != 0 && running != svc->replicas)
+		return false;
+	/* Like SwarmKit's updater, an update completes only once the new
+	 * tasks have run for UpdateConfig.Monitor. */
+	stable_at = last + (svc->update_monitor_ns > 0 ? svc->update_monitor_ns
+						       : 5000000000LL);
+	if (p->v.now < stable_at) {
+		if (p->v.wake_at == 0 || stable_at < p->v.wake_at)
+			p->v.wake_at = stable_at;
+		return false;
+	}
+	return true;
+}
+
+/* The StartedAt of a status swarmd wrote, as nanoseconds (0 if absent). */
+static int64_t started_at(const ProtobufCBinaryData *b)
+{
+	char text[512], *at;
+	struct tm tm;
+	long frac = 0;
+
+	if (b->len == 0 || b->len >= sizeof(text))
+		return 0;
+	memcpy(text, b->data, b->len);
+	text[b->len] = '\0';
+	at = strstr(text, "\"StartedAt\":\"");
+	memset(&tm, 0, sizeof(tm));
+	if (at == NULL ||
+	    sscanf(at + 13, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	at = strchr(at + 13, '.');
+	if (at != NULL) {
+		char digits[10] = "000000000";
+		size_t n = strspn(at + 1, "0123456789");
+
+		memcpy(digits, at + 1, n < 9 ? n : 9);
+		frac = strtol(digits, NULL, 10);
+	}
+	return (int64_t)timegm(&tm) * 1000000000 + frac;
+}
+
+/* Marks an update (or rollback) completed once the service converged. */
+static void finish_update(struct pass *p, const struct store_record *rec,
+			  Swarmd__Service *svc)
+{
+	const ProtobufCBinaryData orig = svc->update_status_json;
+	const ProtobufCBinaryData *us = &orig;
+	bool rollback;
+	char *status;
+
+	if (us->len == 0 || !converged(p, rec, svc))
+		return;
+	if (memmem(us->data, us->len, "\"updating\"", 10) != NULL)
+		rollback = false;
+	else if (memmem(us->data, us->len, "\"rollback_started\"", 18) != NULL)
+		rollback = true;
+	else
+		return;
+	status = services_update_status(
+		rollback ? "rollback_completed" : "completed",
+		rollback ? "rollback completed" : "update completed",
+		started_at(us), p->v.now);
+	svc->update_status_json.data = (uint8_t *)status;
+	svc->update_status_json.len = strlen(status);
+	swarm_put(&p->c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, rec->name,
+		  &svc->base, rec->version);
+	/* Give the unpacked message its own bytes back before it is freed. */
+	svc->update_status_json = orig;
+	free(status);
+}
+
 /* ---- the pass --------------------------------------------------------------- */
 
 static void reconcile_services(struct pass *p)
@@ -562,6 +664,7 @@ static void reconcile_services(struct pass *p)
 			restart_and_replace(p, r, svc);
 			scale_global(p, r, svc);
 		}
+		finish_update(p, r, svc);
 		swarmd__service__free_unpacked(svc, NULL);
 	}
 }

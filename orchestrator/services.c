@@ -65,6 +65,7 @@ static void fill(Swarmd__Service *m, const struct swarm_service *svc)
 	m->task_template_json.len = strlen(svc->task_template_json);
 	m->endpoint_json.data = (uint8_t *)svc->endpoint_json;
 	m->endpoint_json.len = strlen(svc->endpoint_json);
+	m->update_monitor_ns = svc->update_monitor_ns;
 }
 
 int services_create(struct swarm *s, const struct swarm_service *svc,
@@ -90,10 +91,27 @@ int services_create(struct swarm *s, const struct swarm_service *svc,
 	return rc;
 }
 
-int services_update(struct swarm *s, const char *id, uint64_t version,
-		    const struct swarm_service *svc, swarm_cb cb, void *data,
-		    struct sw_err *err)
+char *services_update_status(const char *state, const char *message,
+			     int64_t started_ns, int64_t completed_ns)
 {
+	char started[64], completed[64];
+
+	timefmt_utc(started_ns, started, sizeof(started));
+	if (completed_ns == 0)
+		return xasprintf("{\"State\":\"%s\",\"StartedAt\":\"%s\","
+				 "\"Message\":\"%s\"}",
+				 state, started, message);
+	timefmt_utc(completed_ns, completed, sizeof(completed));
+	return xasprintf("{\"State\":\"%s\",\"StartedAt\":\"%s\","
+			 "\"CompletedAt\":\"%s\",\"Message\":\"%s\"}",
+			 state, started, completed, message);
+}
+
+int services_update(struct swarm *s, const char *id, uint64_t version,
+		    const struct swarm_service *svc, bool rollback,
+		    swarm_cb cb, void *data, struct sw_err *err)
+{
+	char *status = NULL;
 	const struct store_record *rec = store_get(swarm_store(s), OBJ_SERVICE,
 						   id);
 	const struct store_record *other =
@@ -119,14 +137,32 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 	/* Tasks are replaced only when what they run changes: a scale keeps
 	 * them up to date, as in Docker. */
 	m.spec_version = old->spec_version;
+	change_init(&c, timefmt_now_ns());
 	if (old->task_template_json.len != m.task_template_json.len ||
 	    memcmp(old->task_template_json.data, m.task_template_json.data,
-		   m.task_template_json.len) != 0)
+		   m.task_template_json.len) != 0) {
 		m.spec_version++;
-	change_init(&c, timefmt_now_ns());
+		status = rollback ? services_update_status(
+					    "rollback_started",
+					    "manually requested rollback",
+					    c.now_ns, 0)
+				  : services_update_status("updating",
+							   "update in progress",
+							   c.now_ns, 0);
+		m.update_status_json.data = (uint8_t *)status;
+		m.update_status_json.len = strlen(status);
+	} else if (rollback) {
+		/* A rollback that changes no task completes at once. */
+		status = services_update_status("rollback_completed",
+						"rollback completed", c.now_ns,
+						c.now_ns);
+		m.update_status_json.data = (uint8_t *)status;
+		m.update_status_json.len = strlen(status);
+	}
 	swarm_put(&c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, svc->name, &m.base,
 		  version);
 	swarmd__service__free_unpacked(old, NULL);
+	free(status);
 	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;

@@ -18,6 +18,7 @@ struct swarm_service {
 	Swarmd__TaskSpec *task;
 	char *task_template_json; /* Spec.TaskTemplate */
 	char *endpoint_json;      /* Endpoint */
+	int64_t update_monitor_ns; /* UpdateConfig.Monitor */
 };
 
 /* Proposes a new service; id receives its ID (26 bytes). A taken name is
@@ -25,12 +26,18 @@ struct swarm_service {
 int services_create(struct swarm *s, const struct swarm_service *svc,
 		    char id[27], swarm_cb cb, void *data, struct sw_err *err);
 
-/* Replaces the spec (the old one becomes PreviousSpec, the spec version
- * bumps, UpdateStatus is cleared). rollback swaps in PreviousSpec instead
- * of svc (which may then be NULL). */
+/* Replaces the spec; the old one becomes PreviousSpec. When what tasks run
+ * changes, the spec version bumps and UpdateStatus starts as `updating`
+ * (`rollback_started` for a rollback); otherwise (a scale) UpdateStatus is
+ * cleared, as dockerd does, so the CLI waits for the new state. */
 int services_update(struct swarm *s, const char *id, uint64_t version,
-		    const struct swarm_service *svc, swarm_cb cb, void *data,
-		    struct sw_err *err);
+		    const struct swarm_service *svc, bool rollback,
+		    swarm_cb cb, void *data, struct sw_err *err);
+
+/* Docker's UpdateStatus JSON: state, message, start and (when not 0)
+ * completion times. Returns a malloc'd string. */
+char *services_update_status(const char *state, const char *message,
+			     int64_t started_ns, int64_t completed_ns);
 
 int services_remove(struct swarm *s, const char *id, swarm_cb cb, void *data,
 		    struct sw_err *err);
