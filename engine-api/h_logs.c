@@ -236,18 +236,13 @@ void h_services_logs(struct api_req *req)
 
 void h_tasks_logs(struct api_req *req)
 {
-	const struct store *st;
-	const struct store_record *rec = NULL;
+	const struct store_record *rec;
 	Swarmd__Task *t;
 	bool tty;
 
 	if (!api_require_manager(req))
 		return;
-	st = swarm_store(api_swarm(req));
-	rec = store_get(st, OBJ_TASK, req->params[0]);
-	if (rec == NULL &&
-	    store_find_prefix(st, OBJ_TASK, req->params[0], &rec) != 1)
-		rec = NULL;
+	rec = swarm_resolve(api_swarm(req), OBJ_TASK, req->params[0], false);
 	if (rec == NULL) {
 		api_reply_errorf(req, SW_ENOTFOUND, "task %s not found",
 				 req->params[0]);

@@ -210,42 +210,6 @@ void h_nodes_inspect(struct api_req *req)
 	swarmd__node__free_unpacked(n, NULL);
 }
 
-/* Decodes the body as dockerd's swarm router does (h_swarm.c does the
- * same for its bodies): empty is Go's io.EOF, worded as below; a value that
- * is not an object fails to unmarshal; null is a zero NodeSpec. Answers
- * 400 itself and returns NULL when the body is bad. */
-static struct json_object *node_body(struct api_req *req)
-{
-	struct sw_err err;
-	struct json_object *body;
-
-	sw_err_clear(&err);
-	if (req->body.len == 0 ||
-	    strspn(req->body.data, " \t\r\n") == req->body.len) {
-		api_reply_errorf(req, SW_EINVALID,
-				 "got EOF while reading request body");
-		return NULL;
-	}
-	body = api_req_json(req, &err);
-	if (body == NULL && err.kind == SW_EOK)
-		return json_object_new_object();
-	if (body == NULL) {
-		api_reply_error(req, &err);
-	} else if (!json_object_is_type(body, json_type_object)) {
-		api_reply_errorf(
-			req, SW_EINVALID,
-			"json: cannot unmarshal %s into Go value of type "
-			"swarm.NodeSpec",
-			json_object_is_type(body, json_type_array)    ? "array"
-			: json_object_is_type(body, json_type_string) ? "string"
-			: json_object_is_type(body, json_type_boolean)
-				? "bool"
-				: "number");
-		json_object_put(body);
-		body = NULL;
-	}
-	return body;
-}
 
 /* dockerd's order: decode the body, parse the version, ask SwarmKit (not a
  * manager: 503), validate the spec, then look the node up. */
@@ -257,7 +221,7 @@ void h_nodes_update(struct api_req *req)
 	struct sw_err err;
 	uint64_t version;
 
-	body = node_body(req);
+	body = api_req_body_object(req, "swarm.NodeSpec");
 	if (body == NULL)
 		return;
 	sw_err_clear(&err);

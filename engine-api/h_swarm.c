@@ -37,53 +37,6 @@ bool api_require_manager(struct api_req *req)
 	return false;
 }
 
-/* The word Go's decoder uses for a JSON value of this type. */
-static const char *go_kind(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_array:
-		return "array";
-	case json_type_string:
-		return "string";
-	case json_type_boolean:
-		return "bool";
-	default:
-		return "number";
-	}
-}
-
-/* Decodes the body the way dockerd's swarm router does, before it looks at
- * the query or the swarm state: an empty body is Go's io.EOF (worded as
- * below), a value that is not an object fails to unmarshal into go_type,
- * and null leaves the struct zero (an empty object here). Answers 400
- * itself and returns NULL when the body is bad. */
-static struct json_object *body_json(struct api_req *req, const char *go_type)
-{
-	struct sw_err err;
-	struct json_object *body;
-
-	sw_err_clear(&err);
-	if (req->body.len == 0 ||
-	    strspn(req->body.data, " \t\r\n") == req->body.len) {
-		api_reply_errorf(req, SW_EINVALID,
-				 "got EOF while reading request body");
-		return NULL;
-	}
-	body = api_req_json(req, &err);
-	if (body == NULL && err.kind == SW_EOK)
-		return json_object_new_object();
-	if (body == NULL) {
-		api_reply_error(req, &err);
-	} else if (!json_object_is_type(body, json_type_object)) {
-		api_reply_errorf(req, SW_EINVALID,
-				 "json: cannot unmarshal %s into Go value of "
-				 "type %s",
-				 go_kind(body), go_type);
-		json_object_put(body);
-		body = NULL;
-	}
-	return body;
-}
 
 /* ---- init ------------------------------------------------------------- */
 
@@ -211,7 +164,7 @@ void h_swarm_init(struct api_req *req)
 	struct sw_err err;
 	char *spec = NULL;
 
-	body = body_json(req, "swarm.InitRequest");
+	body = api_req_body_object(req, "swarm.InitRequest");
 	if (body == NULL)
 		return;
 	if (swarm_get_state(s) != SWARM_INACTIVE) {
@@ -298,7 +251,7 @@ void h_swarm_update(struct api_req *req)
 	char *spec;
 
 	/* dockerd decodes the body, then the version, then asks SwarmKit. */
-	body = body_json(req, "swarm.Spec");
+	body = api_req_body_object(req, "swarm.Spec");
 	if (body == NULL)
 		return;
 	sw_err_clear(&err);
@@ -357,7 +310,7 @@ void h_swarm_leave(struct api_req *req)
 
 void h_swarm_join(struct api_req *req)
 {
-	struct json_object *body = body_json(req, "swarm.JoinRequest");
+	struct json_object *body = api_req_body_object(req, "swarm.JoinRequest");
 
 	if (body == NULL)
 		return;
@@ -388,7 +341,7 @@ void h_swarm_unlockkey(struct api_req *req)
  * else gets dockerd's errNoManager (the inactive text, as it answers). */
 void h_swarm_unlock(struct api_req *req)
 {
-	struct json_object *body = body_json(req, "swarm.UnlockRequest");
+	struct json_object *body = api_req_body_object(req, "swarm.UnlockRequest");
 
 	if (body == NULL)
 		return;

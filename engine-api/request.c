@@ -180,3 +180,51 @@ void api_reply_done(void *data, int status, const struct sw_err *err)
 		api_reply_error(req, err);
 	api_req_unref(req);
 }
+
+static const char *go_kind(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_array:
+		return "array";
+	case json_type_string:
+		return "string";
+	case json_type_boolean:
+		return "bool";
+	default:
+		return "number";
+	}
+}
+
+/* Decodes the body the way dockerd's swarm router does, before it looks at
+ * the query or the swarm state: an empty body is Go's io.EOF (worded as
+ * below), a value that is not an object fails to unmarshal into go_type,
+ * and null leaves the struct zero (an empty object here). Answers 400
+ * itself and returns NULL when the body is bad. */
+struct json_object *api_req_body_object(struct api_req *req,
+					const char *go_type)
+{
+	struct sw_err err;
+	struct json_object *body;
+
+	sw_err_clear(&err);
+	if (req->body.len == 0 ||
+	    strspn(req->body.data, " \t\r\n") == req->body.len) {
+		api_reply_errorf(req, SW_EINVALID,
+				 "got EOF while reading request body");
+		return NULL;
+	}
+	body = api_req_json(req, &err);
+	if (body == NULL && err.kind == SW_EOK)
+		return json_object_new_object();
+	if (body == NULL) {
+		api_reply_error(req, &err);
+	} else if (!json_object_is_type(body, json_type_object)) {
+		api_reply_errorf(req, SW_EINVALID,
+				 "json: cannot unmarshal %s into Go value of "
+				 "type %s",
+				 go_kind(body), go_type);
+		json_object_put(body);
+		body = NULL;
+	}
+	return body;
+}

@@ -76,6 +76,14 @@ int api_query_version(struct api_req *req, const char *what, uint64_t *out,
  * swarm_cb so it can be passed straight to orchestrator calls. */
 void api_reply_done(void *req, int status, const struct sw_err *err);
 
+/* Decodes the body the way dockerd's routers do: an empty body is Go's
+ * io.EOF ("got EOF while reading request body"), a value that is not an
+ * object fails to unmarshal into go_type (e.g. "swarm.Spec"), null is an
+ * empty object. Answers 400 itself and returns NULL when the body is bad;
+ * otherwise a new reference. */
+struct json_object *api_req_body_object(struct api_req *req,
+					const char *go_type);
+
 /* Parses the body as JSON. NULL with err set when it is not valid JSON. */
 struct json_object *api_req_json(struct api_req *req, struct sw_err *err);
 

@@ -12,17 +12,7 @@ Swarmd__Network *networks_unpack(const struct store_record *rec)
 const struct store_record *networks_resolve(const struct swarm *s,
 					    const char *ref)
 {
-	const struct store *st = swarm_store(s);
-	const struct store_record *rec;
-
-	if (st == NULL || ref[0] == '\0')
-		return NULL;
-	rec = store_get(st, OBJ_NETWORK, ref);
-	if (rec == NULL)
-		rec = store_get_by_name(st, OBJ_NETWORK, ref);
-	if (rec == NULL && store_find_prefix(st, OBJ_NETWORK, ref, &rec) != 1)
-		rec = NULL;
-	return rec;
+	return swarm_resolve(s, OBJ_NETWORK, ref, true);
 }
 
 static void add_network(struct change *c, const char *name,

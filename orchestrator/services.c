@@ -20,17 +20,7 @@ Swarmd__Task *tasks_unpack(const struct store_record *rec)
 const struct store_record *services_resolve(const struct swarm *s,
 					    const char *ref)
 {
-	const struct store *st = swarm_store(s);
-	const struct store_record *rec;
-
-	if (st == NULL || ref[0] == '\0')
-		return NULL;
-	rec = store_get(st, OBJ_SERVICE, ref);
-	if (rec == NULL)
-		rec = store_get_by_name(st, OBJ_SERVICE, ref);
-	if (rec == NULL && store_find_prefix(st, OBJ_SERVICE, ref, &rec) != 1)
-		rec = NULL;
-	return rec;
+	return swarm_resolve(s, OBJ_SERVICE, ref, true);
 }
 
 bool services_port_taken(const struct swarm *s, uint32_t port,

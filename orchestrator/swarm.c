@@ -469,20 +469,27 @@ static void pack_into(struct change *c, enum change_mode mode,
 	swarm_put(c, mode, kind, id, NULL, msg, expected);
 }
 
+/* Puts a spec and its typed values into a cluster object (borrowed). */
+static void set_cluster_spec(Swarmd__Cluster *cl, const char *spec_json,
+			     const struct swarm_spec_values *v)
+{
+	cl->spec_json.data = (uint8_t *)spec_json;
+	cl->spec_json.len = strlen(spec_json);
+	cl->heartbeat_period_ns = v->heartbeat_period_ns;
+	cl->election_tick = v->election_tick;
+	cl->heartbeat_tick = v->heartbeat_tick;
+	cl->snapshot_interval = v->snapshot_interval;
+	cl->node_cert_expiry_ns = v->node_cert_expiry_ns;
+	cl->task_history_limit = v->task_history_limit;
+}
+
 /* The cluster object of a new swarm: spec, root CA, tokens. */
 static int build_cluster(struct swarm *s, const struct swarm_init_params *p,
 			 struct ca_root *root, Swarmd__Cluster *cl,
 			 char *worker, char *manager, char *unlock,
 			 struct sw_err *err)
 {
-	cl->spec_json.data = (uint8_t *)p->spec_json;
-	cl->spec_json.len = strlen(p->spec_json);
-	cl->heartbeat_period_ns = p->values.heartbeat_period_ns;
-	cl->election_tick = p->values.election_tick;
-	cl->heartbeat_tick = p->values.heartbeat_tick;
-	cl->snapshot_interval = p->values.snapshot_interval;
-	cl->node_cert_expiry_ns = p->values.node_cert_expiry_ns;
-	cl->task_history_limit = p->values.task_history_limit;
+	set_cluster_spec(cl, p->spec_json, &p->values);
 	cl->autolock = p->values.autolock;
 	cl->root_ca_cert_pem = (char *)ca_root_cert_pem(root);
 	cl->root_ca_key_pem = ca_root_key_pem(root, err);
@@ -791,14 +798,7 @@ int swarm_update_cluster(struct swarm *s, uint64_t version,
 	old_m = cl->manager_token;
 	old_u = cl->unlock_key;
 	old_spec = cl->spec_json;
-	cl->spec_json.data = (uint8_t *)u->spec_json;
-	cl->spec_json.len = strlen(u->spec_json);
-	cl->heartbeat_period_ns = u->values.heartbeat_period_ns;
-	cl->election_tick = u->values.election_tick;
-	cl->heartbeat_tick = u->values.heartbeat_tick;
-	cl->snapshot_interval = u->values.snapshot_interval;
-	cl->node_cert_expiry_ns = u->values.node_cert_expiry_ns;
-	cl->task_history_limit = u->values.task_history_limit;
+	set_cluster_spec(cl, u->spec_json, &u->values);
 	if (u->rotate_worker_token)
 		rotate_token(&cl->worker_token, cl->root_ca_cert_pem, worker);
 	if (u->rotate_manager_token)
@@ -981,6 +981,22 @@ uint64_t swarm_leader_raft_id(const struct swarm *s)
 const struct store *swarm_store(const struct swarm *s)
 {
 	return s->store;
+}
+
+const struct store_record *swarm_resolve(const struct swarm *s,
+					 enum obj_kind kind, const char *ref,
+					 bool by_name)
+{
+	const struct store_record *rec;
+
+	if (s->store == NULL || ref[0] == '\0')
+		return NULL;
+	rec = store_get(s->store, kind, ref);
+	if (rec == NULL && by_name)
+		rec = store_get_by_name(s->store, kind, ref);
+	if (rec == NULL && store_find_prefix(s->store, kind, ref, &rec) != 1)
+		rec = NULL;
+	return rec;
 }
 
 Swarmd__Cluster *swarm_cluster(const struct swarm *s,

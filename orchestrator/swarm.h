@@ -162,6 +162,13 @@ bool swarm_is_leader(const struct swarm *s);
 uint64_t swarm_leader_raft_id(const struct swarm *s);
 const struct store *swarm_store(const struct swarm *s);
 
+/* Finds an object of kind by full ID, then (with by_name) exact name, then
+ * unique ID prefix, as dockerd resolves {id} path parameters. NULL when
+ * none or ambiguous. */
+const struct store_record *swarm_resolve(const struct swarm *s,
+					 enum obj_kind kind, const char *ref,
+					 bool by_name);
+
 /* Decoded copies of stored objects; free with the protobuf-c free. NULL
  * when absent or undecodable. */
 Swarmd__Cluster *swarm_cluster(const struct swarm *s,
