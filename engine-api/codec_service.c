@@ -1,5 +1,6 @@
 #include "engine-api/codec_service.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,110 @@ static char *to_text(struct json_object *o)
 	return t;
 }
 
+/* JSON null is Go's nil: once dockerd decoded the body the member is gone
+ * (a null Labels or Networks reads back absent, not null). */
+static void strip_nulls(struct json_object *o)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			strip_nulls(json_object_array_get_idx(o, i));
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+again:
+	json_object_object_foreach(o, k, v)
+	{
+		if (v == NULL) {
+			json_object_object_del(o, k);
+			goto again;
+		}
+		strip_nulls(v);
+	}
+}
+
+static bool is_zero(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		return !json_object_get_boolean(v);
+	case json_type_int:
+		return json_object_get_int64(v) == 0;
+	case json_type_double:
+		return json_object_get_double(v) == 0.0;
+	case json_type_string:
+		return json_object_get_string_len(v) == 0;
+	case json_type_array:
+		return json_object_array_length(v) == 0;
+	case json_type_object:
+		return json_object_object_length(v) == 0;
+	default:
+		return false;
+	}
+}
+
+static bool in_list(const char *key, const char *const *list)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(key, *list) == 0)
+			return true;
+	return false;
+}
+
+/* Go's `omitempty` as dockerd's types apply it: zero members vanish from
+ * what is read back, except the pointer (and non-omitempty) members named
+ * in keep, which survive even when empty. */
+static void omit_empty(struct json_object *o, const char *const *keep)
+{
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		return;
+again:
+	json_object_object_foreach(o, k, v)
+	{
+		if (!in_list(k, keep) && is_zero(v)) {
+			json_object_object_del(o, k);
+			goto again;
+		}
+	}
+}
+
+/* omit_empty on every object of an array member. */
+static void omit_empty_each(struct json_object *o, const char *key,
+			    const char *const *keep)
+{
+	struct json_object *a = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		omit_empty(json_object_array_get_idx(a, i), keep);
+}
+
+static void default_int(struct json_object *o, const char *key, int64_t v)
+{
+	if (!has_member(o, key))
+		jsonx_add_int64(o, key, v);
+}
+
+/* Also replaces "": SwarmKit stores these as enums whose zero value
+ * prints as the default. */
+static void default_str(struct json_object *o, const char *key,
+			const char *v)
+{
+	if (str_member(o, key)[0] == '\0')
+		jsonx_add_string(o, key, v);
+}
+
+static struct json_object *parse_bytes(const ProtobufCBinaryData *b)
+{
+	struct sw_err err;
+
+	if (b->len == 0)
+		return NULL;
+	return jsonx_parse((const char *)b->data, b->len, &err);
+}
+
 /* Copies a JSON string array into a protobuf repeated string. */
 static void str_array(struct json_object *o, const char *key, char ***out,
 		      size_t *n)
@@ -185,6 +290,8 @@ static void task_mounts(Swarmd__TaskSpec *t, struct json_object *cs)
 		o->source = xstrdup(str_member(m, "Source"));
 		o->target = xstrdup(str_member(m, "Target"));
 		o->read_only = bool_member(m, "ReadOnly");
+		o->size_bytes = int_member(obj_member(m, "TmpfsOptions"),
+					   "SizeBytes", 0);
 		t->mounts[t->n_mounts++] = o;
 	}
 }
@@ -215,6 +322,40 @@ static void task_container(Swarmd__TaskSpec *t, struct json_object *cs)
 	str_array(dns, "Search", &t->dns_search, &t->n_dns_search);
 	str_array(dns, "Options", &t->dns_options, &t->n_dns_options);
 	task_mounts(t, cs);
+}
+
+/* Placement constraints, MaxReplicas and reservations. */
+static void task_placement(Swarmd__TaskSpec *t, struct json_object *tt)
+{
+	struct json_object *pl = obj_member(tt, "Placement");
+	struct json_object *res = obj_member(obj_member(tt, "Resources"),
+					     "Reservations");
+
+	str_array(pl, "Constraints", &t->constraints, &t->n_constraints);
+	t->max_replicas = (uint64_t)int_member(pl, "MaxReplicas", 0);
+	t->reserve_nano_cpus = int_member(res, "NanoCPUs", 0);
+	t->reserve_memory_bytes = int_member(res, "MemoryBytes", 0);
+}
+
+/* UpdateConfig or RollbackConfig with Docker's defaults. */
+static Swarmd__UpdateParams *update_params(struct json_object *spec,
+					   const char *key)
+{
+	struct json_object *u = obj_member(spec, key);
+	Swarmd__UpdateParams *p = xmalloc(sizeof(*p));
+	const char *fa = str_member(u, "FailureAction");
+	const char *order = str_member(u, "Order");
+	struct json_object *ratio = NULL;
+
+	swarmd__update_params__init(p);
+	p->parallelism = (uint64_t)int_member(u, "Parallelism", 1);
+	p->delay_ns = int_member(u, "Delay", 0);
+	p->failure_action = xstrdup(fa[0] ? fa : "pause");
+	p->monitor_ns = int_member(u, "Monitor", 5 * NS_PER_S);
+	if (u != NULL && json_object_object_get_ex(u, "MaxFailureRatio", &ratio))
+		p->max_failure_ratio = json_object_get_double(ratio);
+	p->order = xstrdup(order[0] ? order : "stop-first");
+	return p;
 }
 
 static void task_policy(Swarmd__TaskSpec *t, struct json_object *tt)
@@ -287,6 +428,8 @@ static int endpoint_ports(struct swarm *s, struct json_object *espec,
 					  "by service",
 					  pub);
 		}
+		if (str_member(p, "Name")[0] != '\0')
+			jsonx_add_string(o, "Name", str_member(p, "Name"));
 		jsonx_add_string(o, "Protocol", proto);
 		jsonx_add_int64(o, "TargetPort", target);
 		jsonx_add_int64(o, "PublishedPort", pub);
@@ -307,11 +450,99 @@ static struct json_object *vip(const char *network_id, const char *addr)
 	return v;
 }
 
-/* Resolves TaskTemplate.Networks targets to IDs (in place) and lists them
- * as virtual IPs; `host` makes the task share the node's network. */
+/* The host number of a VirtualIPs entry on net_id, -1 if it is not one. */
+static int64_t vip_host(struct json_object *v, const char *net_id,
+			uint32_t base, uint32_t size)
+{
+	char ip[INET_ADDRSTRLEN] = "";
+	struct in_addr a;
+	uint32_t host;
+
+	if (strcmp(str_member(v, "NetworkID"), net_id) != 0 ||
+	    sscanf(str_member(v, "Addr"), "%15[0-9.]", ip) != 1 ||
+	    inet_pton(AF_INET, ip, &a) != 1)
+		return -1;
+	host = ntohl(a.s_addr) - base;
+	return host < size ? (int64_t)host : -1;
+}
+
+/* Marks the ingress VIPs other services hold; *keep gets self's own. */
+static void ingress_vips_in_use(struct swarm *s, const char *net_id,
+				const char *self, uint32_t base, uint8_t *used,
+				uint32_t size, uint32_t *keep)
+{
+	const struct store_record *r;
+
+	for (r = store_first(swarm_store(s), OBJ_SERVICE); r != NULL;
+	     r = store_next(r)) {
+		Swarmd__Service *svc = services_unpack(r);
+		struct json_object *ep = NULL, *vips = NULL;
+		bool mine = self != NULL && strcmp(r->id, self) == 0;
+
+		if (svc != NULL)
+			ep = parse_bytes(&svc->endpoint_json);
+		if (ep == NULL || !json_object_object_get_ex(ep, "VirtualIPs",
+							     &vips) ||
+		    !json_object_is_type(vips, json_type_array))
+			vips = NULL;
+		for (size_t i = 0; vips && i < json_object_array_length(vips);
+		     i++) {
+			int64_t h = vip_host(json_object_array_get_idx(vips, i),
+					     net_id, base, size);
+
+			if (h > 0 && mine)
+				*keep = (uint32_t)h;
+			else if (h > 0)
+				used[h] = 1;
+		}
+		json_object_put(ep);
+		swarmd__service__free_unpacked(svc, NULL);
+	}
+}
+
+/* The service's address on the ingress network. SwarmKit hands out .1 to
+ * the gateway and .2 to the node's own ingress attachment on a one-node
+ * swarm, then one VIP per publishing service; an update keeps the VIP. */
+static char *ingress_vip(struct swarm *s, const struct store_record *ingress,
+			 const char *self)
+{
+	Swarmd__Network *net = networks_unpack(ingress);
+	char ip[INET_ADDRSTRLEN] = "";
+	unsigned prefix = 0;
+	struct in_addr a;
+	uint32_t base, size, keep = 0, host;
+	uint8_t *used;
+	char *out = NULL;
+
+	if (net == NULL ||
+	    sscanf(net->subnet, "%15[0-9.]/%u", ip, &prefix) != 2 ||
+	    inet_pton(AF_INET, ip, &a) != 1 || prefix < 16 || prefix > 30) {
+		swarmd__network__free_unpacked(net, NULL);
+		return NULL;
+	}
+	size = 1u << (32 - prefix);
+	base = ntohl(a.s_addr) & ~(size - 1);
+	used = xcalloc(size, 1);
+	ingress_vips_in_use(s, ingress->id, self, base, used, size, &keep);
+	for (host = keep ? keep : 3; host < size - 1 && used[host]; host++)
+		;
+	if (host < size - 1) {
+		a.s_addr = htonl(base + host);
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		out = xasprintf("%s/%u", ip, prefix);
+	}
+	free(used);
+	swarmd__network__free_unpacked(net, NULL);
+	return out;
+}
+
+/* Resolves TaskTemplate.Networks targets to IDs (in place) and, in vip
+ * mode, lists them as virtual IPs; `host` makes the task share the node's
+ * network. SwarmKit attaches the ingress network itself, never on
+ * request. */
 static int resolve_networks(struct swarm *s, struct json_object *tt,
-			    Swarmd__TaskSpec *t, struct json_object *vips,
-			    struct sw_err *err)
+			    bool vip_mode, Swarmd__TaskSpec *t,
+			    struct json_object *vips, struct sw_err *err)
 {
 	struct json_object *nets = NULL;
 
@@ -323,20 +554,73 @@ static int resolve_networks(struct swarm *s, struct json_object *tt,
 		const char *target = str_member(n, "Target");
 		const struct store_record *rec = networks_resolve(s, target);
 		Swarmd__Network *net;
+		bool ingress;
 
+		/* dockerd answers 500 here: its lookup error is untyped. */
 		if (rec == NULL)
-			return sw_err_set(err, SW_ENOTFOUND,
+			return sw_err_set(err, SW_ESYSTEM,
 					  "network %s not found", target);
 		net = networks_unpack(rec);
+		ingress = net != NULL && net->ingress;
+		if (ingress)
+			sw_err_set(err, SW_EINVALID,
+				   "rpc error: code = InvalidArgument desc = "
+				   "Service cannot be explicitly attached to "
+				   "the ingress network \"%s\"",
+				   net->name);
 		if (net != NULL && strcmp(net->driver, "host") == 0)
 			t->host_network = true;
-		jsonx_add_string(n, "Target", rec->id);
-		json_object_array_add(vips, vip(rec->id, NULL));
 		swarmd__network__free_unpacked(net, NULL);
+		if (ingress)
+			return -1;
+		jsonx_add_string(n, "Target", rec->id);
+		if (vip_mode)
+			json_object_array_add(vips, vip(rec->id, NULL));
 	}
 	return 0;
 }
 
+static bool needs_ingress(struct json_object *espec)
+{
+	struct json_object *ports = NULL;
+
+	if (espec == NULL ||
+	    !json_object_object_get_ex(espec, "Ports", &ports) ||
+	    !json_object_is_type(ports, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(ports); i++)
+		if (strcmp(str_member(json_object_array_get_idx(ports, i),
+				      "PublishMode"),
+			   "ingress") == 0)
+			return true;
+	return false;
+}
+
+/* The ingress VIP comes first, as SwarmKit's allocator adds it before the
+ * service's own networks. */
+static int add_ingress_vip(struct swarm *s, struct json_object *espec,
+			   const char *self, struct json_object *vips,
+			   struct sw_err *err)
+{
+	const struct store_record *ingress;
+	char *addr;
+
+	if (!needs_ingress(espec))
+		return 0;
+	ingress = networks_resolve(s, "ingress");
+	if (ingress == NULL)
+		return sw_err_set(err, SW_EINVALID,
+				  "service needs ingress network, but no "
+				  "ingress network is present");
+	addr = ingress_vip(s, ingress, self);
+	json_object_array_add(vips, vip(ingress->id, addr));
+	free(addr);
+	return 0;
+}
+
+/* Endpoint as SwarmKit's allocator leaves it: a service with neither
+ * ports nor VIPs (no networks, or dnsrr) is never allocated and reads back
+ * as {"Spec":{}}; otherwise Spec is a copy of EndpointSpec. */
 static int build_endpoint(struct swarm *s, struct json_object *spec,
 			  const char *self, Swarmd__TaskSpec *t,
 			  struct json_object **endpoint, struct sw_err *err)
@@ -346,33 +630,25 @@ static int build_endpoint(struct swarm *s, struct json_object *spec,
 	struct json_object *ports = json_object_new_array();
 	struct json_object *vips = json_object_new_array();
 	struct json_object *tt = obj_member(spec, "TaskTemplate");
-	const struct store_record *ingress;
+	bool vip_mode = strcmp(str_member(espec, "Mode"), "dnsrr") != 0;
+	bool used;
 
 	*endpoint = ep;
-	if (espec != NULL && !has_member(espec, "Mode"))
-		jsonx_add_string(espec, "Mode", "vip");
-	jsonx_add(ep, "Spec", espec ? json_object_get(espec)
-				    : json_object_new_object());
 	if (endpoint_ports(s, espec, self, t, ports, err) != 0 ||
-	    resolve_networks(s, tt, t, vips, err) != 0) {
+	    add_ingress_vip(s, espec, self, vips, err) != 0 ||
+	    resolve_networks(s, tt, vip_mode, t, vips, err) != 0) {
 		json_object_put(ports);
 		json_object_put(vips);
 		return -1;
 	}
-	ingress = networks_resolve(s, "ingress");
-	if (json_object_array_length(ports) > 0 && ingress == NULL) {
-		json_object_put(ports);
-		json_object_put(vips);
-		return sw_err_set(err, SW_EINVALID,
-				  "service needs ingress network, but no "
-				  "ingress network is present");
-	}
-	if (json_object_array_length(ports) > 0) {
+	used = json_object_array_length(ports) > 0 ||
+	       json_object_array_length(vips) > 0;
+	jsonx_add(ep, "Spec", espec && used ? json_object_get(espec)
+					    : json_object_new_object());
+	if (json_object_array_length(ports) > 0)
 		jsonx_add(ep, "Ports", ports);
-		json_object_array_add(vips, vip(ingress->id, "10.0.0.2/24"));
-	} else {
+	else
 		json_object_put(ports);
-	}
 	if (json_object_array_length(vips) > 0)
 		jsonx_add(ep, "VirtualIPs", vips);
 	else
@@ -382,32 +658,209 @@ static int build_endpoint(struct swarm *s, struct json_object *spec,
 
 /* ---- decode --------------------------------------------------------------- */
 
-/* dockerd's normalization of a stored spec (CONTRACT.md §6.5). */
+/* Pointer members of ContainerSpec (present even when empty); the rest
+ * is omitempty. */
+static const char *const cs_keep[] = {"Init", "StopGracePeriod",
+				      "Healthcheck", "DNSConfig",
+				      "Privileges", NULL};
+static const char *const tt_keep[] = {
+	"ContainerSpec", "PluginSpec",	"NetworkAttachmentSpec",
+	"Resources",	 "RestartPolicy", "Placement",
+	"LogDriver",	 "ForceUpdate",	  NULL};
+static const char *const mount_keep[] = {"BindOptions", "VolumeOptions",
+					 "TmpfsOptions", NULL};
+static const char *const volume_keep[] = {"DriverConfig", NULL};
+static const char *const resources_keep[] = {"Limits", "Reservations", NULL};
+static const char *const restart_keep[] = {"Delay", "MaxAttempts", "Window",
+					   NULL};
+static const char *const update_keep[] = {"Parallelism", "MaxFailureRatio",
+					  NULL};
+
+static struct json_object *str_or_empty(struct json_object *o,
+					const char *key)
+{
+	return json_object_new_string(str_member(o, key));
+}
+
+/* Privileges has no omitempty in API 1.41: both members always (null when
+ * absent), each with all its fields; newer members (NoNewPrivileges,
+ * Seccomp, AppArmor) are unknown to dockerd 20.10 and dropped. */
+static void normalize_privileges(struct json_object *cs)
+{
+	struct json_object *p = obj_member(cs, "Privileges");
+	struct json_object *cred, *sel, *out;
+
+	if (p == NULL)
+		return;
+	cred = obj_member(p, "CredentialSpec");
+	sel = obj_member(p, "SELinuxContext");
+	out = json_object_new_object();
+	if (cred != NULL) {
+		struct json_object *c = json_object_new_object();
+
+		jsonx_add(c, "Config", str_or_empty(cred, "Config"));
+		jsonx_add(c, "File", str_or_empty(cred, "File"));
+		jsonx_add(c, "Registry", str_or_empty(cred, "Registry"));
+		cred = c;
+	}
+	jsonx_add(out, "CredentialSpec", cred);
+	if (sel != NULL) {
+		struct json_object *c = json_object_new_object();
+
+		jsonx_add_bool(c, "Disable", bool_member(sel, "Disable"));
+		jsonx_add(c, "User", str_or_empty(sel, "User"));
+		jsonx_add(c, "Role", str_or_empty(sel, "Role"));
+		jsonx_add(c, "Type", str_or_empty(sel, "Type"));
+		jsonx_add(c, "Level", str_or_empty(sel, "Level"));
+		sel = c;
+	}
+	jsonx_add(out, "SELinuxContext", sel);
+	jsonx_add(cs, "Privileges", out);
+}
+
+static void normalize_container(struct json_object *cs)
+{
+	struct json_object *mounts = NULL;
+
+	omit_empty(cs, cs_keep);
+	omit_empty(obj_member(cs, "DNSConfig"), NULL);
+	omit_empty(obj_member(cs, "Healthcheck"), NULL);
+	omit_empty_each(cs, "Mounts", mount_keep);
+	if (json_object_object_get_ex(cs, "Mounts", &mounts) &&
+	    json_object_is_type(mounts, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+			struct json_object *m =
+				json_object_array_get_idx(mounts, i);
+
+			omit_empty(obj_member(m, "BindOptions"), NULL);
+			omit_empty(obj_member(m, "VolumeOptions"), volume_keep);
+			omit_empty(obj_member(m, "TmpfsOptions"), NULL);
+		}
+	normalize_privileges(cs);
+	if (!has_member(cs, "Isolation"))
+		jsonx_add_string(cs, "Isolation", "default");
+}
+
+static void normalize_template(struct json_object *tt)
+{
+	struct json_object *res = obj_member(tt, "Resources");
+	struct json_object *rp = obj_member(tt, "RestartPolicy");
+
+	omit_empty(tt, tt_keep);
+	omit_empty(res, resources_keep);
+	omit_empty(obj_member(res, "Limits"), NULL);
+	omit_empty(obj_member(res, "Reservations"), NULL);
+	omit_empty(obj_member(tt, "Placement"), NULL);
+	omit_empty(obj_member(tt, "LogDriver"), NULL);
+	omit_empty_each(tt, "Networks", NULL);
+	if (rp != NULL) {
+		omit_empty(rp, restart_keep);
+		default_str(rp, "Condition", "any");
+		default_int(rp, "MaxAttempts", 0);
+	}
+	default_int(tt, "ForceUpdate", 0);
+	if (!has_member(tt, "Runtime"))
+		jsonx_add_string(tt, "Runtime", "container");
+}
+
+/* UpdateConfig/RollbackConfig: FailureAction and Order are enums in
+ * SwarmKit, so "" reads back as their zero value. */
+static void normalize_update(struct json_object *u)
+{
+	if (u == NULL)
+		return;
+	omit_empty(u, update_keep);
+	default_int(u, "Parallelism", 0);
+	default_str(u, "FailureAction", "pause");
+	default_int(u, "MaxFailureRatio", 0);
+	default_str(u, "Order", "stop-first");
+}
+
+static int normalize_mode(struct json_object *spec, struct sw_err *err)
+{
+	static const char *const modes[] = {"Replicated", "Global",
+					    "ReplicatedJob", "GlobalJob"};
+	struct json_object *mode = obj_ensure(spec, "Mode");
+	struct json_object *rep, *job;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		n += obj_member(mode, modes[i]) != NULL;
+	if (n > 1)
+		return sw_err_set(err, SW_EINVALID,
+				  "must specify only one service mode");
+	if (n == 0)
+		obj_ensure(mode, "Replicated");
+	rep = obj_member(mode, "Replicated");
+	if (rep != NULL && !has_member(rep, "Replicas"))
+		jsonx_add_int64(rep, "Replicas", 1);
+	job = obj_member(mode, "ReplicatedJob");
+	if (job != NULL) {
+		default_int(job, "MaxConcurrent", 1);
+		default_int(job, "TotalCompletions",
+			    int_member(job, "MaxConcurrent", 1));
+	}
+	return 0;
+}
+
+/* EndpointSpec: Mode is an enum ("" is vip); ports get Docker's protocol
+ * and publish mode, and ingress ports need the vip mode. */
+static int normalize_endpoint_spec(struct json_object *spec,
+				   struct sw_err *err)
+{
+	struct json_object *espec = obj_member(spec, "EndpointSpec");
+	const char *mode = str_member(espec, "Mode");
+	struct json_object *ports = NULL;
+
+	if (espec == NULL)
+		return 0;
+	if (mode[0] != '\0' && strcmp(mode, "vip") != 0 &&
+	    strcmp(mode, "dnsrr") != 0)
+		return sw_err_set(err, SW_EINVALID,
+				  "invalid resolution mode: \"%s\"", mode);
+	default_str(espec, "Mode", "vip");
+	omit_empty(espec, NULL);
+	omit_empty_each(espec, "Ports", NULL);
+	if (!json_object_object_get_ex(espec, "Ports", &ports) ||
+	    !json_object_is_type(ports, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		struct json_object *p = json_object_array_get_idx(ports, i);
+
+		default_str(p, "Protocol", "tcp");
+		default_str(p, "PublishMode", "ingress");
+		if (strcmp(str_member(espec, "Mode"), "dnsrr") == 0 &&
+		    strcmp(str_member(p, "PublishMode"), "ingress") == 0)
+			return sw_err_set(err, SW_EINVALID,
+					  "rpc error: code = InvalidArgument "
+					  "desc = EndpointSpec: port published "
+					  "with ingress mode can't be used "
+					  "with dnsrr mode");
+	}
+	return 0;
+}
+
+/* dockerd's normalization of a stored spec (CONTRACT.md §6.5): what its
+ * Go types and SwarmKit's protobufs make of the body on the way in. */
 static int normalize(struct json_object *spec, struct sw_err *err)
 {
 	struct json_object *tt = obj_member(spec, "TaskTemplate");
 	struct json_object *cs = obj_member(tt, "ContainerSpec");
-	struct json_object *mode = obj_member(spec, "Mode");
-	struct json_object *rep;
 
 	if (cs == NULL || str_member(cs, "Image")[0] == '\0')
 		return sw_err_set(err, SW_EINVALID,
 				  "rpc error: code = InvalidArgument desc = "
 				  "ContainerSpec: image reference must be "
 				  "provided");
+	if (normalize_mode(spec, err) != 0 ||
+	    normalize_endpoint_spec(spec, err) != 0)
+		return -1;
 	if (!has_member(spec, "Labels"))
 		jsonx_add(spec, "Labels", json_object_new_object());
-	if (!has_member(cs, "Isolation"))
-		jsonx_add_string(cs, "Isolation", "default");
-	if (!has_member(tt, "Runtime"))
-		jsonx_add_string(tt, "Runtime", "container");
-	if (mode == NULL) {
-		mode = obj_ensure(spec, "Mode");
-		obj_ensure(mode, "Replicated");
-	}
-	rep = obj_member(mode, "Replicated");
-	if (rep != NULL && !has_member(rep, "Replicas"))
-		jsonx_add_int64(rep, "Replicas", 1);
+	normalize_container(cs);
+	normalize_template(tt);
+	normalize_update(obj_member(spec, "UpdateConfig"));
+	normalize_update(obj_member(spec, "RollbackConfig"));
 	return 0;
 }
 
@@ -418,7 +871,13 @@ static void set_mode(struct swarm_service *out, struct json_object *spec)
 	if (obj_member(mode, "Global") != NULL) {
 		out->mode = xstrdup("global");
 	} else if (obj_member(mode, "ReplicatedJob") != NULL) {
+		struct json_object *job = obj_member(mode, "ReplicatedJob");
+
 		out->mode = xstrdup("replicated-job");
+		out->max_concurrent = (uint64_t)int_member(job, "MaxConcurrent",
+							   1);
+		out->total_completions = (uint64_t)int_member(
+			job, "TotalCompletions", (int64_t)out->max_concurrent);
 	} else if (obj_member(mode, "GlobalJob") != NULL) {
 		out->mode = xstrdup("global-job");
 	} else {
@@ -464,15 +923,24 @@ int codec_service_decode(struct swarm *s, struct json_object *body,
 			   "value of type swarm.ServiceSpec");
 		return -1;
 	}
-	if (json_object_deep_copy(body, &spec, NULL) != 0 ||
-	    decode_name(spec, out, err) != 0 || normalize(spec, err) != 0)
+	if (json_object_deep_copy(body, &spec, NULL) != 0)
+		goto out;
+	strip_nulls(spec);
+	if (decode_name(spec, out, err) != 0 || normalize(spec, err) != 0)
 		goto out;
 	tt = obj_member(spec, "TaskTemplate");
 	task_container(out->task, obj_member(tt, "ContainerSpec"));
 	task_policy(out->task, tt);
+	task_placement(out->task, tt);
 	if (build_endpoint(s, spec, service_id, out->task, &endpoint, err) != 0)
 		goto out;
 	set_mode(out, spec);
+	out->update_monitor_ns = int_member(obj_member(spec, "UpdateConfig"),
+					    "Monitor", 0);
+	if (out->update_monitor_ns <= 0)
+		out->update_monitor_ns = 5 * NS_PER_S;
+	out->update = update_params(spec, "UpdateConfig");
+	out->rollback = update_params(spec, "RollbackConfig");
 	out->spec_json = to_text(spec);
 	out->task_template_json = to_text(tt);
 	out->endpoint_json = to_text(endpoint);
@@ -494,37 +962,24 @@ void codec_service_free(struct swarm_service *svc)
 	free(svc->endpoint_json);
 	if (svc->task != NULL)
 		swarmd__task_spec__free_unpacked(svc->task, NULL);
+	if (svc->update != NULL)
+		swarmd__update_params__free_unpacked(svc->update, NULL);
+	if (svc->rollback != NULL)
+		swarmd__update_params__free_unpacked(svc->rollback, NULL);
 	memset(svc, 0, sizeof(*svc));
 }
 
 /* ---- rendering ---------------------------------------------------------- */
 
-static struct json_object *parse_bytes(const ProtobufCBinaryData *b)
-{
-	struct sw_err err;
-
-	if (b->len == 0)
-		return NULL;
-	return jsonx_parse((const char *)b->data, b->len, &err);
-}
-
-static void default_int(struct json_object *o, const char *key, int64_t v)
-{
-	if (!has_member(o, key))
-		jsonx_add_int64(o, key, v);
-}
-
-static void default_str(struct json_object *o, const char *key,
-			const char *v)
-{
-	if (!has_member(o, key))
-		jsonx_add_string(o, key, v);
-}
-
 static void default_update_config(struct json_object *spec, const char *key)
 {
-	struct json_object *u = obj_ensure(spec, key);
+	struct json_object *u = obj_member(spec, key);
 
+	if (u != NULL) {
+		default_int(u, "Monitor", 5 * NS_PER_S);
+		return;
+	}
+	u = obj_ensure(spec, key);
 	default_int(u, "Parallelism", 1);
 	default_str(u, "FailureAction", "pause");
 	default_int(u, "Monitor", 5 * NS_PER_S);
@@ -532,24 +987,31 @@ static void default_update_config(struct json_object *spec, const char *key)
 	default_str(u, "Order", "stop-first");
 }
 
-/* ?insertDefaults=true: Docker's defaults, in that reply only. */
+/* ?insertDefaults=true: SwarmKit's InterpolateService, in that reply
+ * only. Absent sub-objects get the defaults; present ones only their
+ * missing durations (RestartPolicy.Delay, Monitor), whatever the mode. */
 static void insert_defaults(struct json_object *spec)
 {
 	struct json_object *tt = obj_ensure(spec, "TaskTemplate");
-	struct json_object *rp;
+	struct json_object *cs = obj_member(tt, "ContainerSpec");
+	struct json_object *rp = obj_member(tt, "RestartPolicy");
 
-	default_int(obj_ensure(tt, "ContainerSpec"), "StopGracePeriod",
-		    10 * NS_PER_S);
-	rp = obj_ensure(tt, "RestartPolicy");
-	default_str(rp, "Condition", "any");
-	default_int(rp, "Delay", 5 * NS_PER_S);
-	default_int(rp, "MaxAttempts", 0);
-	if (obj_member(spec, "Mode") != NULL &&
-	    (obj_member(obj_member(spec, "Mode"), "Replicated") != NULL ||
-	     obj_member(obj_member(spec, "Mode"), "Global") != NULL)) {
-		default_update_config(spec, "UpdateConfig");
-		default_update_config(spec, "RollbackConfig");
+	if (cs != NULL) {
+		default_int(cs, "StopGracePeriod", 10 * NS_PER_S);
+		obj_ensure(cs, "DNSConfig");
 	}
+	obj_ensure(tt, "Resources");
+	if (rp == NULL) {
+		rp = obj_ensure(tt, "RestartPolicy");
+		default_str(rp, "Condition", "any");
+		default_int(rp, "Delay", 5 * NS_PER_S);
+		default_int(rp, "MaxAttempts", 0);
+	} else {
+		default_int(rp, "Delay", 5 * NS_PER_S);
+	}
+	obj_ensure(tt, "Placement");
+	default_update_config(spec, "UpdateConfig");
+	default_update_config(spec, "RollbackConfig");
 }
 
 /* Running and desired task counts, as ?status=true reports them. */
@@ -642,6 +1104,9 @@ struct json_object *codec_task_to_json(const struct store_record *rec,
 	struct json_object *o = json_object_new_object();
 	struct json_object *spec = parse_bytes(&t->spec_json);
 
+	/* dockerd renders a task's spec without the service's Runtime. */
+	if (spec != NULL)
+		json_object_object_del(spec, "Runtime");
 	codec_add_meta(o, rec);
 	jsonx_add(o, "Labels", json_object_new_object());
 	jsonx_add(o, "Spec", spec ? spec : json_object_new_object());

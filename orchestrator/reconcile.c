@@ -31,39 +31,7 @@ static void maybe_free(struct reconciler *r)
 		free(r);
 }
 
-/* One pass's view of the world, decoded once. */
-struct view {
-	struct task_rec {
-		const struct store_record *rec;
-		Swarmd__Task *t;
-		bool dirty;   /* write it back at the end of the pass */
-		bool deleted; /* delete it at the end of the pass */
-	} *tasks;
-	size_t n_tasks;
-	struct node_rec {
-		const char *id;
-		bool eligible; /* ready and active: takes new tasks */
-	} *nodes;
-	size_t n_nodes;
-	int64_t history_limit;
-	int64_t now;
-	int64_t wake_at; /* earliest pending restart, 0 if none */
-};
-
-/* A task this pass creates (not in the view until it commits). */
-struct created {
-	const char *service_id;
-	uint64_t slot;
-	const char *node_id;
-};
-
-struct pass {
-	struct reconciler *r;
-	struct view v;
-	struct change c;
-	struct created *created;
-	size_t n_created;
-};
+#include "orchestrator/reconcile_priv.h"
 
 static void schedule(struct reconciler *r, uint64_t ms);
 
@@ -145,14 +113,14 @@ static void flush_tasks(struct pass *p)
 }
 
 /* Replaces a string of an unpacked message; protobuf-c frees it later. */
-static void set_str(char **slot, const char *value)
+void rc_set_str(char **slot, const char *value)
 {
 	if (*slot != NULL && *slot != protobuf_c_empty_string)
 		free(*slot);
 	*slot = xstrdup(value);
 }
 
-static void set_desired(struct task_rec *tr, int desired)
+void rc_set_desired(struct task_rec *tr, int desired)
 {
 	tr->t->desired_state = desired;
 	tr->dirty = true;
@@ -162,12 +130,12 @@ static void set_state(struct view *v, struct task_rec *tr, int state,
 		      const char *message)
 {
 	tr->t->state = state;
-	set_str(&tr->t->message, message);
+	rc_set_str(&tr->t->message, message);
 	tr->t->timestamp_ns = v->now;
 	tr->dirty = true;
 }
 
-static void new_task(struct pass *p, const struct store_record *svc_rec,
+void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 		     const Swarmd__Service *svc, uint64_t slot,
 		     const char *node_id, int64_t delay_ns)
 {
@@ -198,7 +166,7 @@ static void new_task(struct pass *p, const struct store_record *svc_rec,
 
 /* ---- restart policy --------------------------------------------------------- */
 
-static bool same_group(const Swarmd__Task *a, const Swarmd__Task *b)
+bool rc_same_group(const Swarmd__Task *a, const Swarmd__Task *b)
 {
 	return strcmp(a->service_id, b->service_id) == 0 &&
 	       a->slot == b->slot &&
@@ -224,7 +192,7 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 	for (size_t i = 0; i < v->n_tasks; i++) {
 		const Swarmd__Task *o = v->tasks[i].t;
 
-		if (same_group(o, t) && task_state_terminal(o->state) &&
+		if (rc_same_group(o, t) && task_state_terminal(o->state) &&
 		    (spec->restart_window_ns == 0 ||
 		     o->timestamp_ns >= v->now - spec->restart_window_ns))
 			ended++;
@@ -234,12 +202,26 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 
 /* ---- one service ----------------------------------------------------------- */
 
-static bool runnable(const Swarmd__Task *t)
+bool rc_runnable(const Swarmd__Task *t)
 {
 	return t->desired_state <= TASK_RUNNING;
 }
 
 /* Restarts ended tasks and replaces those of an older spec. */
+/* Another live task holds t's slot (a start-first roll keeps two), so an
+ * ended one needs no replacement. */
+static bool group_has_other(const struct pass *p, const struct task_rec *tr)
+{
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const struct task_rec *o = &p->v.tasks[i];
+
+		if (o != tr && rc_same_group(o->t, tr->t) &&
+		    rc_runnable(o->t) && !task_state_terminal(o->t->state))
+			return true;
+	}
+	return false;
+}
+
 static void restart_and_replace(struct pass *p,
 				const struct store_record *svc_rec,
 				const Swarmd__Service *svc)
@@ -251,19 +233,20 @@ static void restart_and_replace(struct pass *p,
 		Swarmd__Task *t = tr->t;
 		int64_t delay;
 
-		if (strcmp(t->service_id, svc_rec->id) != 0 || !runnable(t))
+		if (strcmp(t->service_id, svc_rec->id) != 0 || !rc_runnable(t))
 			continue;
-		if (task_state_terminal(t->state)) {
-			if (!should_restart(&p->v, t))
-				continue;
-			delay = t->spec ? t->spec->restart_delay_ns : 0;
-		} else if (t->spec_version < svc->spec_version) {
-			delay = 0;
-		} else {
+		if (!task_state_terminal(t->state))
+			continue;
+		if (group_has_other(p, tr)) {
+			/* Superseded (start-first roll): nothing to restart. */
+			rc_set_desired(tr, TASK_SHUTDOWN);
 			continue;
 		}
-		set_desired(tr, TASK_SHUTDOWN);
-		new_task(p, svc_rec, svc, t->slot,
+		if (!should_restart(&p->v, t))
+			continue;
+		delay = t->spec ? t->spec->restart_delay_ns : 0;
+		rc_set_desired(tr, TASK_SHUTDOWN);
+		rc_new_task(p, svc_rec, svc, t->slot,
 			 t->slot == 0 ? t->node_id : NULL, delay);
 	}
 }
@@ -289,14 +272,15 @@ static void slot_add(struct slot_set *s, uint64_t slot)
 	s->slots[s->n++] = slot;
 }
 
-/* Slots holding a runnable task, including tasks this pass creates. */
+/* Slots holding a rc_runnable task, including tasks this pass creates. */
 static void active_slots(struct pass *p, const char *svc_id,
-			 struct slot_set *set)
+			 const Swarmd__Service *svc, struct slot_set *set)
 {
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, svc_id) == 0 && runnable(t))
+		if (strcmp(t->service_id, svc_id) == 0 &&
+		    updater_occupies(svc, t))
 			slot_add(set, t->slot);
 	}
 	for (size_t i = 0; i < p->n_created; i++)
@@ -316,7 +300,7 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 		const Swarmd__Task *t = p->v.tasks[i].t;
 		bool running = t->state == TASK_RUNNING;
 
-		if (strcmp(t->service_id, svc_id) != 0 || !runnable(t) ||
+		if (strcmp(t->service_id, svc_id) != 0 || !rc_runnable(t) ||
 		    !slot_has(set, t->slot))
 			continue;
 		if ((best_running && !running) ||
@@ -334,8 +318,8 @@ static void drop_slot(struct pass *p, const char *svc_id, uint64_t slot)
 		struct task_rec *tr = &p->v.tasks[i];
 
 		if (strcmp(tr->t->service_id, svc_id) == 0 &&
-		    tr->t->slot == slot && runnable(tr->t))
-			set_desired(tr, TASK_SHUTDOWN);
+		    tr->t->slot == slot && rc_runnable(tr->t))
+			rc_set_desired(tr, TASK_SHUTDOWN);
 	}
 }
 
@@ -344,7 +328,7 @@ static void scale_replicated(struct pass *p, const struct store_record *rec,
 {
 	struct slot_set set = {0};
 
-	active_slots(p, rec->id, &set);
+	active_slots(p, rec->id, svc, &set);
 	while (set.n > svc->replicas) {
 		uint64_t victim = pick_victim(p, rec->id, &set);
 
@@ -358,14 +342,14 @@ static void scale_replicated(struct pass *p, const struct store_record *rec,
 	for (uint64_t slot = 1; set.n < svc->replicas; slot++) {
 		if (slot_has(&set, slot))
 			continue;
-		new_task(p, rec, svc, slot, NULL, 0);
+		rc_new_task(p, rec, svc, slot, NULL, 0);
 		slot_add(&set, slot);
 	}
 	free(set.slots);
 }
 
 static bool node_has_task(struct pass *p, const char *svc_id,
-			  const char *node)
+			  const Swarmd__Service *svc, const char *node)
 {
 	for (size_t i = 0; i < p->n_created; i++)
 		if (strcmp(p->created[i].service_id, svc_id) == 0 &&
@@ -374,8 +358,8 @@ static bool node_has_task(struct pass *p, const char *svc_id,
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, svc_id) == 0 && runnable(t) &&
-		    strcmp(t->node_id, node) == 0)
+		if (strcmp(t->service_id, svc_id) == 0 &&
+		    updater_occupies(svc, t) && strcmp(t->node_id, node) == 0)
 			return true;
 	}
 	return false;
@@ -389,14 +373,14 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 		struct task_rec *tr = &p->v.tasks[i];
 
 		if (strcmp(tr->t->service_id, rec->id) == 0 &&
-		    runnable(tr->t) && !tr->dirty &&
+		    rc_runnable(tr->t) && !tr->dirty &&
 		    !node_eligible(&p->v, tr->t->node_id))
-			set_desired(tr, TASK_SHUTDOWN);
+			rc_set_desired(tr, TASK_SHUTDOWN);
 	}
 	for (size_t i = 0; i < p->v.n_nodes; i++)
 		if (p->v.nodes[i].eligible &&
-		    !node_has_task(p, rec->id, p->v.nodes[i].id))
-			new_task(p, rec, svc, 0, p->v.nodes[i].id, 0);
+		    !node_has_task(p, rec->id, svc, p->v.nodes[i].id))
+			rc_new_task(p, rec, svc, 0, p->v.nodes[i].id, 0);
 }
 
 /* ---- history, removal -------------------------------------------------------- */
@@ -404,7 +388,7 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 {
 	for (size_t i = 0; i < p->v.n_tasks; i++)
-		if (same_group(p->v.tasks[i].t, t) && runnable(p->v.tasks[i].t))
+		if (rc_same_group(p->v.tasks[i].t, t) && rc_runnable(p->v.tasks[i].t))
 			return true;
 	for (size_t i = 0; i < p->n_created; i++)
 		if (strcmp(p->created[i].service_id, t->service_id) == 0 &&
@@ -423,7 +407,7 @@ static int64_t newer_dead(const struct pass *p, const struct task_rec *tr)
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const struct task_rec *o = &p->v.tasks[i];
 
-		if (o != tr && same_group(o->t, tr->t) && !runnable(o->t) &&
+		if (o != tr && rc_same_group(o->t, tr->t) && !rc_runnable(o->t) &&
 		    o->rec->created_ns > tr->rec->created_ns)
 			n++;
 	}
@@ -442,11 +426,11 @@ static void prune(struct pass *p)
 		bool service_gone =
 			store_get(st, OBJ_SERVICE, t->service_id) == NULL;
 
-		if (service_gone && runnable(t)) {
-			set_desired(tr, TASK_REMOVE);
+		if (service_gone && rc_runnable(t)) {
+			rc_set_desired(tr, TASK_REMOVE);
 			continue;
 		}
-		if (runnable(t) || tr->dirty ||
+		if (rc_runnable(t) || tr->dirty ||
 		    (!task_state_terminal(t->state) && t->state >= TASK_ASSIGNED))
 			continue;
 		if (service_gone || !group_has_runnable(p, t) ||
@@ -465,7 +449,7 @@ static size_t tasks_on(const struct pass *p, const char *node,
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->node_id, node) == 0 && runnable(t) &&
+		if (strcmp(t->node_id, node) == 0 && rc_runnable(t) &&
 		    !task_state_terminal(t->state) &&
 		    (svc_id == NULL || strcmp(t->service_id, svc_id) == 0))
 			n++;
@@ -511,14 +495,14 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 			 "tasks)",
 			 p->v.n_nodes, p->v.n_nodes == 1 ? "" : "s");
 		if (strcmp(t->err, reason) != 0) {
-			set_str(&t->err, reason);
+			rc_set_str(&t->err, reason);
 			tr->dirty = true;
 		}
 		return;
 	}
 	if (node != t->node_id)
-		set_str(&t->node_id, node);
-	set_str(&t->err, "");
+		rc_set_str(&t->node_id, node);
+	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
 }
 
@@ -545,106 +529,6 @@ static void allocate_and_schedule(struct pass *p)
 	}
 }
 
-/* ---- update status -------------------------------------------------------- */
-
-/* True when every runnable task of the service runs its current spec, and
- * enough of them run (one per slot, or per eligible node). */
-static bool converged(struct pass *p, const struct store_record *rec,
-		      const Swarmd__Service *svc)
-{
-	uint64_t running = 0;
-	int64_t last = 0, stable_at;
-
-	if (p->n_created > 0)
-		for (size_t i = 0; i < p->n_created; i++)
-			if (strcmp(p->created[i].service_id, rec->id) == 0)
-				return false;
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
-		const Swarmd__Task *t = p->v.tasks[i].t;
-
-		if (strcmp(t->service_id, rec->id) != 0 || !runnable(t))
-			continue;
-		if (t->spec_version != svc->spec_version ||
-		    t->state != TASK_RUNNING)
-			return false;
-		running++;
-		if (t->timestamp_ns > last)
-			last = t->timestamp_ns;
-	}
-	if (strcmp(svc->mode, "global") != 0 && running != svc->replicas)
-		return false;
-	/* Like SwarmKit's updater, an update completes only once the new
-	 * tasks have run for UpdateConfig.Monitor. */
-	stable_at = last + (svc->update_monitor_ns > 0 ? svc->update_monitor_ns
-						       : 5000000000LL);
-	if (p->v.now < stable_at) {
-		if (p->v.wake_at == 0 || stable_at < p->v.wake_at)
-			p->v.wake_at = stable_at;
-		return false;
-	}
-	return true;
-}
-
-/* The StartedAt of a status swarmd wrote, as nanoseconds (0 if absent). */
-static int64_t started_at(const ProtobufCBinaryData *b)
-{
-	char text[512], *at;
-	struct tm tm;
-	long frac = 0;
-
-	if (b->len == 0 || b->len >= sizeof(text))
-		return 0;
-	memcpy(text, b->data, b->len);
-	text[b->len] = '\0';
-	at = strstr(text, "\"StartedAt\":\"");
-	memset(&tm, 0, sizeof(tm));
-	if (at == NULL ||
-	    sscanf(at + 13, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	at = strchr(at + 13, '.');
-	if (at != NULL) {
-		char digits[10] = "000000000";
-		size_t n = strspn(at + 1, "0123456789");
-
-		memcpy(digits, at + 1, n < 9 ? n : 9);
-		frac = strtol(digits, NULL, 10);
-	}
-	return (int64_t)timegm(&tm) * 1000000000 + frac;
-}
-
-/* Marks an update (or rollback) completed once the service converged. */
-static void finish_update(struct pass *p, const struct store_record *rec,
-			  Swarmd__Service *svc)
-{
-	const ProtobufCBinaryData orig = svc->update_status_json;
-	const ProtobufCBinaryData *us = &orig;
-	bool rollback;
-	char *status;
-
-	if (us->len == 0 || !converged(p, rec, svc))
-		return;
-	if (memmem(us->data, us->len, "\"updating\"", 10) != NULL)
-		rollback = false;
-	else if (memmem(us->data, us->len, "\"rollback_started\"", 18) != NULL)
-		rollback = true;
-	else
-		return;
-	status = services_update_status(
-		rollback ? "rollback_completed" : "completed",
-		rollback ? "rollback completed" : "update completed",
-		started_at(us), p->v.now);
-	svc->update_status_json.data = (uint8_t *)status;
-	svc->update_status_json.len = strlen(status);
-	swarm_put(&p->c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, rec->name,
-		  &svc->base, rec->version);
-	/* Give the unpacked message its own bytes back before it is freed. */
-	svc->update_status_json = orig;
-	free(status);
-}
-
 /* ---- the pass --------------------------------------------------------------- */
 
 static void reconcile_services(struct pass *p)
@@ -657,14 +541,19 @@ static void reconcile_services(struct pass *p)
 
 		if (svc == NULL)
 			continue;
+		bool wrote = false;
+
 		if (strcmp(svc->mode, "replicated") == 0) {
 			restart_and_replace(p, r, svc);
+			wrote = updater_step(p, r, svc);
 			scale_replicated(p, r, svc);
 		} else if (strcmp(svc->mode, "global") == 0) {
 			restart_and_replace(p, r, svc);
+			wrote = updater_step(p, r, svc);
 			scale_global(p, r, svc);
 		}
-		finish_update(p, r, svc);
+		if (!wrote)
+			updater_finish(p, r, svc);
 		swarmd__service__free_unpacked(svc, NULL);
 	}
 }

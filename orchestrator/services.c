@@ -56,6 +56,21 @@ static void fill(Swarmd__Service *m, const struct swarm_service *svc)
 	m->endpoint_json.data = (uint8_t *)svc->endpoint_json;
 	m->endpoint_json.len = strlen(svc->endpoint_json);
 	m->update_monitor_ns = svc->update_monitor_ns;
+	m->update = svc->update;
+	m->rollback = svc->rollback;
+	m->max_concurrent = svc->max_concurrent;
+	m->total_completions = svc->total_completions;
+}
+
+/* The running spec's typed parts become the previous ones. */
+static void keep_previous(Swarmd__Service *m, const Swarmd__Service *old)
+{
+	m->previous_spec_json = old->spec_json;
+	m->previous_task = old->task;
+	m->previous_task_template_json = old->task_template_json;
+	m->previous_endpoint_json = old->endpoint_json;
+	m->previous_mode = old->mode;
+	m->previous_replicas = old->replicas;
 }
 
 int services_create(struct swarm *s, const struct swarm_service *svc,
@@ -74,11 +89,19 @@ int services_create(struct swarm *s, const struct swarm_service *svc,
 	id_new_swarm(id);
 	fill(&m, svc);
 	m.spec_version = 1;
+	m.max_spec_version = 1;
 	change_init(&c, timefmt_now_ns());
 	swarm_put(&c, CHANGE_CREATE, OBJ_SERVICE, id, svc->name, &m.base, 0);
 	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;
+}
+
+static bool same_bytes(const ProtobufCBinaryData *a,
+		       const ProtobufCBinaryData *b)
+{
+	return a->len == b->len && (a->len == 0 ||
+				    memcmp(a->data, b->data, a->len) == 0);
 }
 
 char *services_update_status(const char *state, const char *message,
@@ -123,15 +146,25 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 				  svc->name);
 	}
 	fill(&m, svc);
-	m.previous_spec_json = old->spec_json;
+	keep_previous(&m, old);
+	m.rolling_back = rollback;
+	m.job_iteration = old->job_iteration + 1;
 	/* Tasks are replaced only when what they run changes: a scale keeps
-	 * them up to date, as in Docker. */
+	 * them up to date, as in Docker. Going back to the previous template
+	 * gets its version back, so tasks still running it stay. */
 	m.spec_version = old->spec_version;
+	m.previous_spec_version = old->spec_version;
+	m.max_spec_version = old->max_spec_version > old->spec_version
+				     ? old->max_spec_version
+				     : old->spec_version;
 	change_init(&c, timefmt_now_ns());
-	if (old->task_template_json.len != m.task_template_json.len ||
-	    memcmp(old->task_template_json.data, m.task_template_json.data,
-		   m.task_template_json.len) != 0) {
-		m.spec_version++;
+	if (!same_bytes(&old->task_template_json, &m.task_template_json)) {
+		m.spec_version =
+			same_bytes(&old->previous_task_template_json,
+				   &m.task_template_json) &&
+					old->previous_spec_version != 0
+				? old->previous_spec_version
+				: ++m.max_spec_version;
 		status = rollback ? services_update_status(
 					    "rollback_started",
 					    "manually requested rollback",

@@ -19,6 +19,10 @@ struct swarm_service {
 	char *task_template_json; /* Spec.TaskTemplate */
 	char *endpoint_json;      /* Endpoint */
 	int64_t update_monitor_ns; /* UpdateConfig.Monitor */
+	Swarmd__UpdateParams *update;   /* UpdateConfig, defaults filled */
+	Swarmd__UpdateParams *rollback; /* RollbackConfig, defaults filled */
+	uint64_t max_concurrent;        /* jobs */
+	uint64_t total_completions;
 };
 
 /* Proposes a new service; id receives its ID (26 bytes). A taken name is

@@ -1,0 +1,74 @@
+/* What the reconciler's parts share: the view of one pass and the change
+ * it builds. Private to reconcile.c and updater.c. */
+#ifndef SW_ORCH_RECONCILE_PRIV_H
+#define SW_ORCH_RECONCILE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "orchestrator/services.h"
+
+struct reconciler;
+
+/* One pass's view of the world, decoded once. */
+struct view {
+	struct task_rec {
+		const struct store_record *rec;
+		Swarmd__Task *t;
+		bool dirty;   /* write it back at the end of the pass */
+		bool deleted; /* delete it at the end of the pass */
+	} *tasks;
+	size_t n_tasks;
+	struct node_rec {
+		const char *id;
+		bool eligible; /* ready and active: takes new tasks */
+	} *nodes;
+	size_t n_nodes;
+	int64_t history_limit;
+	int64_t now;
+	int64_t wake_at; /* earliest pending restart, 0 if none */
+};
+
+/* A task this pass creates (not in the view until it commits). */
+struct created {
+	const char *service_id;
+	uint64_t slot;
+	const char *node_id;
+};
+
+struct pass {
+	struct reconciler *r;
+	struct view v;
+	struct change c;
+	struct created *created;
+	size_t n_created;
+};
+
+
+/* Replaces a string of an unpacked message; protobuf-c frees it later. */
+void rc_set_str(char **slot, const char *value);
+void rc_set_desired(struct task_rec *tr, int desired);
+/* Adds a task of svc in slot (or on node_id for global services) to the
+ * pass's change, startable after delay_ns. */
+void rc_new_task(struct pass *p, const struct store_record *svc_rec,
+		 const Swarmd__Service *svc, uint64_t slot, const char *node_id,
+		 int64_t delay_ns);
+bool rc_runnable(const Swarmd__Task *t);
+bool rc_same_group(const Swarmd__Task *a, const Swarmd__Task *b);
+
+/* updater.c: rolling updates and the UpdateStatus lifecycle. */
+/* Starts the next batch of a rolling update, finishes start-first slots,
+ * and applies the failure action. Returns true when it wrote the service
+ * into the pass's change (nothing else may write it in that pass). */
+bool updater_step(struct pass *p, const struct store_record *rec,
+		  Swarmd__Service *svc);
+/* True when t keeps its slot (or node) from getting a new task: it is
+ * runnable, or it is an outdated task still stopping for a stop-first
+ * update. */
+bool updater_occupies(const Swarmd__Service *svc, const Swarmd__Task *t);
+/* Marks an update completed once the service converged and stayed so for
+ * the monitor period. */
+void updater_finish(struct pass *p, const struct store_record *rec,
+		    Swarmd__Service *svc);
+
+#endif
