@@ -32,6 +32,7 @@ static void maybe_free(struct reconciler *r)
 }
 
 #include "orchestrator/reconcile_priv.h"
+#include "orchestrator/scheduler.h"
 
 static void schedule(struct reconciler *r, uint64_t ms);
 
@@ -50,8 +51,8 @@ static void load_nodes(struct view *v, const struct store *st)
 		v->nodes[v->n_nodes].eligible =
 			strcmp(n->state, "ready") == 0 &&
 			strcmp(n->availability, "active") == 0;
+		v->nodes[v->n_nodes].n = n;
 		v->n_nodes++;
-		swarmd__node__free_unpacked(n, NULL);
 	}
 }
 
@@ -83,6 +84,8 @@ static void free_view(struct view *v)
 	for (size_t i = 0; i < v->n_tasks; i++)
 		swarmd__task__free_unpacked(v->tasks[i].t, NULL);
 	free(v->tasks);
+	for (size_t i = 0; i < v->n_nodes; i++)
+		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
 	free(v->nodes);
 }
 
@@ -365,6 +368,16 @@ static bool node_has_task(struct pass *p, const char *svc_id,
 	return false;
 }
 
+/* A global service runs only on the nodes its constraints allow. */
+static bool constraints_allow(const Swarmd__TaskSpec *spec,
+			      const struct node_rec *n)
+{
+	for (size_t i = 0; spec != NULL && i < spec->n_constraints; i++)
+		if (!sched_constraint_match(spec->constraints[i], n->id, n->n))
+			return false;
+	return true;
+}
+
 /* One task per eligible node; tasks on other nodes shut down. */
 static void scale_global(struct pass *p, const struct store_record *rec,
 			 const Swarmd__Service *svc)
@@ -379,6 +392,7 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 	}
 	for (size_t i = 0; i < p->v.n_nodes; i++)
 		if (p->v.nodes[i].eligible &&
+		    constraints_allow(svc->task, &p->v.nodes[i]) &&
 		    !node_has_task(p, rec->id, svc, p->v.nodes[i].id))
 			rc_new_task(p, rec, svc, 0, p->v.nodes[i].id, 0);
 }
@@ -457,25 +471,67 @@ static size_t tasks_on(const struct pass *p, const char *node,
 	return n;
 }
 
-/* Spread: the eligible node with the fewest tasks of the service, then the
- * fewest tasks overall. */
-static const char *pick_node(const struct pass *p, const char *svc_id)
+/* What tasks that are not over already take on a node. The ports array is
+ * malloc'd into *ports (caller frees). */
+static void usage_of(const struct pass *p, const char *node,
+		     const char *svc_id, struct sched_usage *u,
+		     uint32_t **ports)
+{
+	memset(u, 0, sizeof(*u));
+	*ports = NULL;
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const Swarmd__Task *t = p->v.tasks[i].t;
+		const Swarmd__TaskSpec *s = t->spec;
+
+		if (strcmp(t->node_id, node) != 0 || !rc_runnable(t) ||
+		    task_state_terminal(t->state) || s == NULL)
+			continue;
+		u->nano_cpus += s->reserve_nano_cpus;
+		u->memory_bytes += s->reserve_memory_bytes;
+		if (strcmp(t->service_id, svc_id) == 0)
+			u->service_tasks++;
+		for (size_t j = 0; j < s->n_ports; j++) {
+			if (strcmp(s->ports[j]->mode, "host") != 0)
+				continue;
+			*ports = xrealloc(*ports, (u->n_ports + 1) * sizeof(**ports));
+			(*ports)[u->n_ports++] = s->ports[j]->published;
+		}
+	}
+	u->ports = *ports;
+}
+
+/* Runs the filters on every node (or only on the task's own node for a
+ * global task) and picks, among those that fit, the one with the fewest
+ * tasks of the service, then the fewest overall (spread). NULL when none
+ * fits; counts then say why. */
+static const char *pick_node(const struct pass *p, const Swarmd__Task *t,
+			     size_t counts[SCHED_FILTERS])
 {
 	const char *best = NULL;
-	size_t best_svc = 0, best_all = 0;
+	uint64_t best_svc = 0;
+	size_t best_all = 0;
 
 	for (size_t i = 0; i < p->v.n_nodes; i++) {
 		const char *id = p->v.nodes[i].id;
-		size_t svc, all;
+		struct sched_usage u;
+		uint32_t *ports;
+		size_t all;
+		int f;
 
-		if (!p->v.nodes[i].eligible)
+		if (t->node_id[0] != '\0' && strcmp(t->node_id, id) != 0)
 			continue;
-		svc = tasks_on(p, id, svc_id);
+		usage_of(p, id, t->service_id, &u, &ports);
+		f = sched_check(id, p->v.nodes[i].n, t->spec, &u);
+		free(ports);
+		if (f >= 0) {
+			counts[f]++;
+			continue;
+		}
 		all = tasks_on(p, id, NULL);
-		if (best == NULL || svc < best_svc ||
-		    (svc == best_svc && all < best_all)) {
+		if (best == NULL || u.service_tasks < best_svc ||
+		    (u.service_tasks == best_svc && all < best_all)) {
 			best = id;
-			best_svc = svc;
+			best_svc = u.service_tasks;
 			best_all = all;
 		}
 	}
@@ -485,15 +541,12 @@ static const char *pick_node(const struct pass *p, const char *svc_id)
 static void schedule_task(struct pass *p, struct task_rec *tr)
 {
 	Swarmd__Task *t = tr->t;
-	const char *node = t->node_id[0] ? t->node_id
-					  : pick_node(p, t->service_id);
-	char reason[128];
+	size_t counts[SCHED_FILTERS] = {0};
+	const char *node = pick_node(p, t, counts);
+	char reason[256];
 
-	if (node == NULL || !node_eligible(&p->v, node)) {
-		snprintf(reason, sizeof(reason),
-			 "no suitable node (%zu node%s not available for new "
-			 "tasks)",
-			 p->v.n_nodes, p->v.n_nodes == 1 ? "" : "s");
+	if (node == NULL) {
+		sched_explain(counts, reason, sizeof(reason));
 		if (strcmp(t->err, reason) != 0) {
 			rc_set_str(&t->err, reason);
 			tr->dirty = true;

@@ -22,6 +22,7 @@ struct view {
 	struct node_rec {
 		const char *id;
 		bool eligible; /* ready and active: takes new tasks */
+		Swarmd__Node *n;
 	} *nodes;
 	size_t n_nodes;
 	int64_t history_limit;

@@ -1,0 +1,164 @@
+#include "orchestrator/scheduler.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+enum { EXPR_MAX = 256 };
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+	size_t lead = strspn(s, " \t");
+
+	while (n > lead && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	memmove(s, s + lead, n - lead + 1);
+}
+
+static const char *label(Swarmd__KeyValue **kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i]->key, key) == 0)
+			return kv[i]->value;
+	return NULL;
+}
+
+/* The node's value for a constraint key; NULL when it has none. */
+static const char *node_value(const char *key, const char *node_id,
+			      const Swarmd__Node *n)
+{
+	if (strcasecmp(key, "node.id") == 0)
+		return node_id;
+	if (strcasecmp(key, "node.hostname") == 0)
+		return n->hostname;
+	if (strcasecmp(key, "node.ip") == 0)
+		return n->addr;
+	if (strcasecmp(key, "node.role") == 0)
+		return n->role;
+	if (strcasecmp(key, "node.platform.os") == 0)
+		return n->os;
+	if (strcasecmp(key, "node.platform.arch") == 0)
+		return n->architecture;
+	if (strncasecmp(key, "node.labels.", 12) == 0)
+		return label(n->labels, n->n_labels, key + 12);
+	if (strncasecmp(key, "engine.labels.", 14) == 0)
+		return label(n->engine_labels, n->n_engine_labels, key + 14);
+	return NULL;
+}
+
+/* Docker reports x86_64 nodes as amd64 in constraints too. */
+static bool arch_equal(const char *a, const char *b)
+{
+	bool a64 = strcasecmp(a, "x86_64") == 0 || strcasecmp(a, "amd64") == 0;
+	bool b64 = strcasecmp(b, "x86_64") == 0 || strcasecmp(b, "amd64") == 0;
+
+	return (a64 && b64) || strcasecmp(a, b) == 0;
+}
+
+bool sched_constraint_match(const char *expr, const char *node_id,
+			    const Swarmd__Node *node)
+{
+	char key[EXPR_MAX], value[EXPR_MAX];
+	const char *op = strstr(expr, "==");
+	bool equal = op != NULL;
+	const char *have;
+	bool same;
+
+	if (op == NULL)
+		op = strstr(expr, "!=");
+	if (op == NULL || (size_t)(op - expr) >= sizeof(key) ||
+	    strlen(op + 2) >= sizeof(value))
+		return false;
+	memcpy(key, expr, (size_t)(op - expr));
+	key[op - expr] = '\0';
+	snprintf(value, sizeof(value), "%s", op + 2);
+	trim(key);
+	trim(value);
+	have = node_value(key, node_id, node);
+	if (have == NULL)
+		return !equal;
+	same = strcasecmp(key, "node.platform.arch") == 0
+		       ? arch_equal(have, value)
+		       : strcasecmp(have, value) == 0;
+	return equal ? same : !same;
+}
+
+static bool ready(const Swarmd__Node *n)
+{
+	return strcmp(n->state, "ready") == 0 &&
+	       strcmp(n->availability, "active") == 0;
+}
+
+static bool fits(const Swarmd__Node *n, const Swarmd__TaskSpec *s,
+		 const struct sched_usage *u)
+{
+	return (s->reserve_nano_cpus == 0 ||
+		u->nano_cpus + s->reserve_nano_cpus <= n->nano_cpus) &&
+	       (s->reserve_memory_bytes == 0 ||
+		u->memory_bytes + s->reserve_memory_bytes <= n->memory_bytes);
+}
+
+static bool ports_free(const Swarmd__TaskSpec *s, const struct sched_usage *u)
+{
+	for (size_t i = 0; i < s->n_ports; i++) {
+		if (strcmp(s->ports[i]->mode, "host") != 0)
+			continue;
+		for (size_t j = 0; j < u->n_ports; j++)
+			if (u->ports[j] == s->ports[i]->published)
+				return false;
+	}
+	return true;
+}
+
+int sched_check(const char *node_id, const Swarmd__Node *node,
+		const Swarmd__TaskSpec *spec, const struct sched_usage *used)
+{
+	if (!ready(node))
+		return SCHED_READY;
+	if (spec == NULL)
+		return -1;
+	if (!fits(node, spec, used))
+		return SCHED_RESOURCES;
+	for (size_t i = 0; i < spec->n_constraints; i++)
+		if (!sched_constraint_match(spec->constraints[i], node_id, node))
+			return SCHED_CONSTRAINTS;
+	if (!ports_free(spec, used))
+		return SCHED_PORTS;
+	if (spec->max_replicas > 0 && used->service_tasks >= spec->max_replicas)
+		return SCHED_MAX_REPLICAS;
+	return -1;
+}
+
+void sched_explain(const size_t counts[SCHED_FILTERS], char *out, size_t n)
+{
+	static const char *const what[SCHED_FILTERS] = {
+		"not available for new tasks", "insufficient resources on",
+		"scheduling constraints not satisfied on",
+		"host-mode port already in use on",
+		"max replicas per node limit exceed"};
+	size_t len = (size_t)snprintf(out, n, "no suitable node (");
+
+	for (int f = 0; f < SCHED_FILTERS && len < n; f++) {
+		const char *sep = len > strlen("no suitable node (") ? "; " : "";
+		size_t c = counts[f];
+
+		if (c == 0)
+			continue;
+		if (f == SCHED_READY)
+			len += (size_t)snprintf(out + len, n - len, "%s%zu node%s %s",
+						sep, c, c == 1 ? "" : "s",
+						what[f]);
+		else if (f == SCHED_MAX_REPLICAS)
+			len += (size_t)snprintf(out + len, n - len, "%s%s", sep,
+						what[f]);
+		else
+			len += (size_t)snprintf(out + len, n - len, "%s%s %zu node%s",
+						sep, what[f], c, c == 1 ? "" : "s");
+	}
+	if (len == strlen("no suitable node ("))
+		snprintf(out, n, "no suitable node");
+	else if (len < n)
+		snprintf(out + len, n - len, ")");
+}
