@@ -1020,7 +1020,8 @@ static struct json_object *service_status(struct swarm *s,
 					  const Swarmd__Service *svc)
 {
 	struct json_object *st = json_object_new_object();
-	int64_t running = 0, desired = 0;
+	int64_t running = 0, desired = 0, completed = 0;
+	bool job = strstr(svc->mode, "job") != NULL;
 
 	for (const struct store_record *r = store_first(swarm_store(s),
 							OBJ_TASK);
@@ -1028,9 +1029,15 @@ static struct json_object *service_status(struct swarm *s,
 		Swarmd__Task *t = tasks_unpack(r);
 
 		if (t != NULL && strcmp(t->service_id, rec->id) == 0) {
-			if (t->state == TASK_RUNNING &&
-			    t->desired_state <= TASK_RUNNING)
+			bool current = !job ||
+				       t->job_iteration == svc->job_iteration;
+
+			if (t->state == TASK_RUNNING && current &&
+			    (t->desired_state <= TASK_RUNNING ||
+			     t->desired_state == TASK_COMPLETE))
 				running++;
+			if (job && current && t->state == TASK_COMPLETE)
+				completed++;
 			if (t->desired_state == TASK_RUNNING &&
 			    strcmp(svc->mode, "global") == 0)
 				desired++;
@@ -1039,10 +1046,33 @@ static struct json_object *service_status(struct swarm *s,
 	}
 	if (strcmp(svc->mode, "replicated") == 0)
 		desired = (int64_t)svc->replicas;
+	else if (strcmp(svc->mode, "replicated-job") == 0)
+		desired = (int64_t)svc->max_concurrent;
 	jsonx_add_int64(st, "RunningTasks", running);
 	jsonx_add_int64(st, "DesiredTasks", desired);
-	jsonx_add_int64(st, "CompletedTasks", 0);
+	jsonx_add_int64(st, "CompletedTasks", completed);
 	return st;
+}
+
+static struct json_object *iteration(uint64_t index)
+{
+	struct json_object *it = json_object_new_object();
+
+	jsonx_add_int64(it, "Index", (int64_t)index);
+	return it;
+}
+
+/* JobStatus: the iteration the job runs and when it last started. */
+static struct json_object *job_status(const struct store_record *rec,
+				      const Swarmd__Service *svc)
+{
+	struct json_object *js = json_object_new_object();
+	char when[64];
+
+	jsonx_add(js, "JobIteration", iteration(svc->job_iteration));
+	jsonx_add_string(js, "LastExecution",
+			 timefmt_utc(rec->updated_ns, when, sizeof(when)));
+	return js;
 }
 
 struct json_object *codec_service_to_json(struct swarm *s,
@@ -1072,6 +1102,8 @@ struct json_object *codec_service_to_json(struct swarm *s,
 		jsonx_add(o, "UpdateStatus", us);
 	if (status)
 		jsonx_add(o, "ServiceStatus", service_status(s, rec, svc));
+	if (strstr(svc->mode, "job") != NULL)
+		jsonx_add(o, "JobStatus", job_status(rec, svc));
 	return o;
 }
 
@@ -1117,5 +1149,7 @@ struct json_object *codec_task_to_json(const struct store_record *rec,
 		jsonx_add_string(o, "NodeID", t->node_id);
 	jsonx_add(o, "Status", task_status(t));
 	jsonx_add_string(o, "DesiredState", task_state_name(t->desired_state));
+	if (t->desired_state == TASK_COMPLETE)
+		jsonx_add(o, "JobIteration", iteration(t->job_iteration));
 	return o;
 }

@@ -599,7 +599,8 @@ static void drive(struct agent *a, const struct store_record *rec,
 	int state = effective_state(a, rec->id, t);
 	struct atask *at;
 
-	if (t->desired_state > TASK_RUNNING) {
+	if (t->desired_state > TASK_RUNNING &&
+	    t->desired_state != TASK_COMPLETE) {
 		drive_unwanted(a, rec->id, state);
 		return;
 	}

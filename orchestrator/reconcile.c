@@ -138,6 +138,20 @@ static void set_state(struct view *v, struct task_rec *tr, int state,
 	tr->dirty = true;
 }
 
+bool is_job(const Swarmd__Service *svc)
+{
+	return strcmp(svc->mode, "replicated-job") == 0 ||
+	       strcmp(svc->mode, "global-job") == 0;
+}
+
+/* Wanted to run now: a service task up to RUNNING, or a job task not yet
+ * complete. */
+static bool wanted(const Swarmd__Task *t)
+{
+	return t->desired_state <= TASK_RUNNING ||
+	       t->desired_state == TASK_COMPLETE;
+}
+
 void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 		     const Swarmd__Service *svc, uint64_t slot,
 		     const char *node_id, int64_t delay_ns)
@@ -153,7 +167,9 @@ void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 	t.spec_version = svc->spec_version;
 	t.spec = svc->task;
 	t.spec_json = svc->task_template_json;
-	t.desired_state = TASK_RUNNING;
+	/* Job tasks run to completion: Docker wants them "complete". */
+	t.desired_state = is_job(svc) ? TASK_COMPLETE : TASK_RUNNING;
+	t.job_iteration = svc->job_iteration;
 	t.state = TASK_NEW;
 	t.message = "created";
 	t.timestamp_ns = p->v.now;
@@ -397,6 +413,89 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 			rc_new_task(p, rec, svc, 0, p->v.nodes[i].id, 0);
 }
 
+/* ---- jobs -------------------------------------------------------------------- */
+
+struct job_count {
+	uint64_t completed;
+	uint64_t active;
+	uint64_t next_slot;
+};
+
+/* Counts this iteration's tasks, retires older iterations' live tasks and
+ * restarts failed ones (a job's restart condition is on-failure). */
+static void job_tasks(struct pass *p, const struct store_record *rec,
+		      const Swarmd__Service *svc, struct job_count *jc)
+{
+	/* Job slots count from 0, as the CLI's job progress expects. */
+	memset(jc, 0, sizeof(*jc));
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		struct task_rec *tr = &p->v.tasks[i];
+		Swarmd__Task *t = tr->t;
+
+		if (strcmp(t->service_id, rec->id) != 0 || !wanted(t))
+			continue;
+		if (t->job_iteration != svc->job_iteration) {
+			if (!task_state_terminal(t->state))
+				rc_set_desired(tr, TASK_SHUTDOWN);
+			continue;
+		}
+		if (t->slot >= jc->next_slot)
+			jc->next_slot = t->slot + 1;
+		if (t->state == TASK_COMPLETE) {
+			jc->completed++;
+		} else if (!task_state_terminal(t->state)) {
+			jc->active++;
+		} else if (should_restart(&p->v, t)) {
+			rc_set_desired(tr, TASK_SHUTDOWN);
+			rc_new_task(p, rec, svc, t->slot,
+				    t->slot == 0 ? t->node_id : NULL,
+				    t->spec ? t->spec->restart_delay_ns : 0);
+			jc->active++;
+		}
+	}
+}
+
+/* ReplicatedJob: TotalCompletions tasks, MaxConcurrent at a time. */
+static void reconcile_replicated_job(struct pass *p,
+				     const struct store_record *rec,
+				     const Swarmd__Service *svc)
+{
+	struct job_count jc;
+	uint64_t max = svc->max_concurrent ? svc->max_concurrent : 1;
+
+	job_tasks(p, rec, svc, &jc);
+	while (jc.active < max &&
+	       jc.completed + jc.active < svc->total_completions) {
+		rc_new_task(p, rec, svc, jc.next_slot++, NULL, 0);
+		jc.active++;
+	}
+}
+
+/* GlobalJob: one run per eligible node. */
+static void reconcile_global_job(struct pass *p, const struct store_record *rec,
+				 const Swarmd__Service *svc)
+{
+	struct job_count jc;
+
+	job_tasks(p, rec, svc, &jc);
+	for (size_t i = 0; i < p->v.n_nodes; i++) {
+		bool has = false;
+
+		for (size_t j = 0; j < p->v.n_tasks && !has; j++) {
+			const Swarmd__Task *t = p->v.tasks[j].t;
+
+			has = strcmp(t->service_id, rec->id) == 0 &&
+			      wanted(t) &&
+			      t->job_iteration == svc->job_iteration &&
+			      strcmp(t->node_id, p->v.nodes[i].id) == 0;
+		}
+		if (!has && p->v.nodes[i].eligible &&
+		    constraints_allow(svc->task, &p->v.nodes[i]) &&
+		    !node_has_task(p, rec->id, svc, p->v.nodes[i].id))
+			rc_new_task(p, rec, svc, 0, p->v.nodes[i].id, 0);
+	}
+}
+
 /* ---- history, removal -------------------------------------------------------- */
 
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
@@ -428,6 +527,20 @@ static int64_t newer_dead(const struct pass *p, const struct task_rec *tr)
 	return n;
 }
 
+/* A job's tasks of its current iteration are its result: kept. */
+static bool job_kept(const struct pass *p, const Swarmd__Task *t)
+{
+	const struct store_record *r = store_get(swarm_store(p->r->s),
+						 OBJ_SERVICE, t->service_id);
+	Swarmd__Service *svc = r ? services_unpack(r) : NULL;
+	bool keep = svc != NULL && is_job(svc) &&
+		    t->job_iteration == svc->job_iteration &&
+		    t->desired_state == TASK_COMPLETE;
+
+	swarmd__service__free_unpacked(svc, NULL);
+	return keep;
+}
+
 /* Deletes stopped tasks: of removed services, of dropped slots, and beyond
  * the history limit (the limit counts the slot's current task). */
 static void prune(struct pass *p)
@@ -444,7 +557,7 @@ static void prune(struct pass *p)
 			rc_set_desired(tr, TASK_REMOVE);
 			continue;
 		}
-		if (rc_runnable(t) || tr->dirty ||
+		if (rc_runnable(t) || tr->dirty || job_kept(p, t) ||
 		    (!task_state_terminal(t->state) && t->state >= TASK_ASSIGNED))
 			continue;
 		if (service_gone || !group_has_runnable(p, t) ||
@@ -565,7 +678,7 @@ static void allocate_and_schedule(struct pass *p)
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
 
-		if (t->desired_state != TASK_RUNNING || tr->deleted)
+		if (!wanted(t) || tr->deleted)
 			continue;
 		if (t->state == TASK_NEW) {
 			if (t->restart_at_ns > p->v.now) {
@@ -605,7 +718,11 @@ static void reconcile_services(struct pass *p)
 			wrote = updater_step(p, r, svc);
 			scale_global(p, r, svc);
 		}
-		if (!wrote)
+		if (strcmp(svc->mode, "replicated-job") == 0)
+			reconcile_replicated_job(p, r, svc);
+		else if (strcmp(svc->mode, "global-job") == 0)
+			reconcile_global_job(p, r, svc);
+		else if (!wrote)
 			updater_finish(p, r, svc);
 		swarmd__service__free_unpacked(svc, NULL);
 	}

@@ -55,6 +55,8 @@ void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 		 const Swarmd__Service *svc, uint64_t slot, const char *node_id,
 		 int64_t delay_ns);
 bool rc_runnable(const Swarmd__Task *t);
+/* Replicated or global job. */
+bool is_job(const Swarmd__Service *svc);
 bool rc_same_group(const Swarmd__Task *a, const Swarmd__Task *b);
 
 /* updater.c: rolling updates and the UpdateStatus lifecycle. */

@@ -48,9 +48,9 @@ struct rt_image {
 	char **digests;
 	size_t n_digests;
 	uint64_t size; /* bytes */
-	/* inspect_image only: the OCI image configuration as the image holds
-	 * it (JSON text: created, architecture, os, config, rootfs, history),
-	 * or NULL when the runtime does not know it. */
+	/* The OCI image configuration as the image holds it (JSON text:
+	 * created, architecture, os, config, rootfs, history), or NULL when
+	 * the runtime does not know it. */
 	char *config;
 };
 
@@ -166,7 +166,8 @@ struct runtime_ops {
 			 const char *id, const char *ref, rt_cb cb,
 			 struct sw_err *err);
 	int (*untag_image)(struct node_runtime *rt, struct rt_req *req,
-			   const char *ref, rt_cb cb, struct sw_err *err);
+			   const char *const *refs, size_t n, rt_cb cb,
+			   struct sw_err *err);
 	int (*remove_image)(struct node_runtime *rt, struct rt_req *req,
 			    const char *id, rt_cb cb, struct sw_err *err);
 	int (*load_start)(struct node_runtime *rt, struct rt_load *ld,
@@ -191,7 +192,8 @@ struct node_runtime {
 	const struct runtime_ops *ops;
 };
 
-/* Lists every image into req->images[0..n_images) (config unset). */
+/* Lists every image, each with its configuration, into
+ * req->images[0..n_images) (one call per image). */
 static inline int runtime_list_images(struct node_runtime *rt,
 				      struct rt_req *req, rt_cb cb,
 				      struct sw_err *err)
@@ -229,12 +231,14 @@ static inline int runtime_tag_image(struct node_runtime *rt,
 	return rt->ops->tag_image(rt, req, id, ref, cb, err);
 }
 
-/* Removes one name; the image goes when its last name does. */
+/* Removes the names refs[0..n) (n > 0) of an image, not the image: one
+ * without names stays, by ID, until remove_image. */
 static inline int runtime_untag_image(struct node_runtime *rt,
-				      struct rt_req *req, const char *ref,
+				      struct rt_req *req,
+				      const char *const *refs, size_t n,
 				      rt_cb cb, struct sw_err *err)
 {
-	return rt->ops->untag_image(rt, req, ref, cb, err);
+	return rt->ops->untag_image(rt, req, refs, n, cb, err);
 }
 
 /* Removes the image id with all its names. */

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "lib/alloc.h"
 #include "orchestrator/tokens.h"
@@ -86,7 +87,7 @@ fail(struct tls_conn *c, enum sw_errkind kind, const char *fmt, ...)
 	c->err.sys = 0;
 	c->err.status = 0;
 	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	(void)vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
 	va_end(ap);
 	c->failed = true;
 	if (c->started && !c->tcp_eof)
@@ -123,10 +124,9 @@ static SSL_CTX *ctx_base(struct sw_err *err)
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
-	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION |
-				     SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_NO_TICKET |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(
+	    ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+		     SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
 	/* We send an explicit chain (leaf + root), never one built from the
 	 * trust store. */
@@ -271,9 +271,8 @@ static int pin_root(struct tls_conn *c, X509 *leaf, struct sw_err *err)
 		return sw_err_set(err, SW_EUNAUTHORIZED,
 				  "the manager did not present its root CA");
 	pem = cert_pem(root_cert);
-	if (pem == NULL ||
-	    EVP_Digest(pem, strlen(pem), digest, &dlen, EVP_sha256(), NULL) !=
-		1) {
+	if (pem == NULL || EVP_Digest(pem, strlen(pem), digest, &dlen,
+				      EVP_sha256(), NULL) != 1) {
 		free(pem);
 		return ossl_err(err, SW_ESYSTEM, "hashing the root CA");
 	}
@@ -356,7 +355,8 @@ static void flush(struct tls_conn *c)
 		uv_buf_t b;
 		int rc;
 
-		if (BIO_read(c->net_out, w->data, (int)n) != (int)n || c->tcp_shut) {
+		if (BIO_read(c->net_out, w->data, (int)n) != (int)n ||
+		    c->tcp_shut) {
 			/* Nothing may follow the TCP half-close. */
 			free(w);
 			(void)BIO_reset(c->net_out);
@@ -717,23 +717,35 @@ void tls_conn_read_start(struct tls_conn *c)
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
 {
-	/* A failed half-close shows up as a write or read error. */
+	struct tls_conn *c = req->data;
+
+	if (c->closing || c->shutdown_cb == NULL)
+		return;
+	c->shutdown_cb(c, status == 0 ? 0 : -(int)SW_EUNAVAILABLE);
 }
 
-void tls_conn_shutdown(struct tls_conn *c)
+int tls_conn_shutdown(struct tls_conn *c, tls_shutdown_cb cb)
 {
+	int rc;
+
 	if (!c->established || c->sent_shutdown || c->closing || c->failed)
-		return;
+		return -1;
 	c->sent_shutdown = true;
 	ERR_clear_error();
 	(void)SSL_shutdown(c->ssl);
 	ERR_clear_error();
 	flush(c);
 	if (c->failed)
-		return;
-	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb) ==
-	    0)
-		c->tcp_shut = true;
+		return -1;
+	c->shutdown.data = c;
+	rc = uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, shutdown_cb);
+	if (rc != 0) {
+		fail(c, SW_EUNAVAILABLE, "shutting down: %s", uv_strerror(rc));
+		return -1;
+	}
+	c->tcp_shut = true;
+	c->shutdown_cb = cb;
+	return 0;
 }
 
 static void handle_closed_cb(uv_handle_t *h)
@@ -762,6 +774,11 @@ void tls_conn_close(struct tls_conn *c, tls_close_cb cb)
 	c->close_cb = cb;
 	uv_close((uv_handle_t *)&c->tcp, handle_closed_cb);
 	uv_close((uv_handle_t *)&c->kick, handle_closed_cb);
+}
+
+const char *tls_conn_protocol(const struct tls_conn *c)
+{
+	return c->ssl != NULL ? SSL_get_version(c->ssl) : "none";
 }
 
 const struct sw_err *tls_conn_err(const struct tls_conn *c)

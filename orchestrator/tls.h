@@ -39,9 +39,9 @@
 #include "orchestrator/ca.h"
 
 enum {
-	TLS_EOF = -4095,              /* read_cb: the peer sent close_notify */
-	TLS_HIGH_WATER = 256 * 1024,  /* queued ciphertext above: not writable */
-	TLS_LOW_WATER = 64 * 1024,    /* drained below: drain_cb fires */
+	TLS_EOF = -4095,             /* read_cb: the peer sent close_notify */
+	TLS_HIGH_WATER = 256 * 1024, /* queued ciphertext above: not writable */
+	TLS_LOW_WATER = 64 * 1024,   /* drained below: drain_cb fires */
 	TLS_MAX_QUEUE = 8 * 1024 * 1024, /* writes refused above this backlog */
 };
 
@@ -90,12 +90,15 @@ typedef void (*tls_handshake_cb)(struct tls_conn *c, int status);
  * go on. Other negative values are -kind with tls_conn_err() set: the
  * session is dead, close it. Errors are reported even while reading is
  * paused; EOF only once the buffered data was delivered. */
-typedef void (*tls_read_cb)(struct tls_conn *c, ssize_t nread,
-			    const char *buf);
+typedef void (*tls_read_cb)(struct tls_conn *c, ssize_t nread, const char *buf);
 
 /* The write backlog fell below TLS_LOW_WATER after having been above
  * TLS_HIGH_WATER. */
 typedef void (*tls_drain_cb)(struct tls_conn *c);
+
+/* status 0: close_notify and everything queued before it were written and
+ * the TCP stream is half-closed; -kind otherwise. */
+typedef void (*tls_shutdown_cb)(struct tls_conn *c, int status);
 
 /* Every handle is closed and OpenSSL state is freed; the embedding owner
  * may free the memory now. */
@@ -121,6 +124,7 @@ struct tls_conn {
 	tls_handshake_cb handshake_cb;
 	tls_read_cb read_cb;
 	tls_drain_cb drain_cb;
+	tls_shutdown_cb shutdown_cb;
 	tls_close_cb close_cb;
 	size_t queued; /* ciphertext handed to uv_write, not yet written */
 	char *rbuf;
@@ -137,7 +141,8 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 		  enum tls_role role, struct sw_err *err);
 
 /* The TCP handle, for uv_accept() or uv_tcp_connect() before
- * tls_conn_start, and for socket options. Owned by the session. */
+ * tls_conn_start, and for socket options. Owned by the session: do not
+ * close it or touch its data field. */
 uv_tcp_t *tls_conn_tcp(struct tls_conn *c);
 
 /* Starts the handshake on the connected TCP stream and starts reading.
@@ -173,14 +178,19 @@ void tls_conn_read_stop(struct tls_conn *c);
 void tls_conn_read_start(struct tls_conn *c);
 
 /* Sends close_notify after the queued data and half-closes the TCP stream.
- * Reading goes on until the peer's EOF. Idempotent; no-op before the
- * handshake. */
-void tls_conn_shutdown(struct tls_conn *c);
+ * Reading goes on until the peer's EOF. Returns 0 and cb (may be NULL)
+ * fires once it is done, unless the session is closed first; or returns -1
+ * and nothing happens (before the handshake, after a failure, when already
+ * shut down, or closing). */
+int tls_conn_shutdown(struct tls_conn *c, tls_shutdown_cb cb);
 
 /* Closes now: queued data is dropped. cb (may be NULL) fires from the loop
  * once everything is released; no other callback fires after this call.
  * Idempotent: later calls do nothing. */
 void tls_conn_close(struct tls_conn *c, tls_close_cb cb);
+
+/* The negotiated protocol ("TLSv1.3"), for logs; static text. */
+const char *tls_conn_protocol(const struct tls_conn *c);
 
 /* The first fatal error (kind SW_EOK if none). Borrowed. */
 const struct sw_err *tls_conn_err(const struct tls_conn *c);
