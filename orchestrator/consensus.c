@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,11 @@ struct consensus {
 	uv_loop_t *loop;
 	struct raft raft;
 	struct raft_io io;
+	/* raft_uv's close and raft's callback for it, wrapped so the callback
+	 * runs once (see io_closed_once). */
+	void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
+	raft_io_close_cb io_close_cb;
+	bool io_closed;
 	struct fsm *fsm;
 	uint64_t id;
 	uv_check_t watch; /* notices leadership changes (0.15 has no hook) */
@@ -142,6 +148,35 @@ static void set_defaults(struct consensus *c)
 	raft_set_pre_vote(&c->raft, true);
 }
 
+enum { RELEASE_DELAY_MS = 1000 };
+
+static struct consensus *of_io(struct raft_io *io)
+{
+	return (struct consensus *)(void *)((char *)io -
+					    offsetof(struct consensus, io));
+}
+
+/* c-raft 0.15's uv layer can fire its close callback twice (a late
+ * completion re-runs its "everything closed?" check), and raft's callback
+ * then frees the same memory twice. Only the first call goes through. */
+static void io_closed_once(struct raft_io *io)
+{
+	struct consensus *c = of_io(io);
+
+	if (c->io_closed)
+		return;
+	c->io_closed = true;
+	c->io_close_cb(io);
+}
+
+static void io_close_wrapped(struct raft_io *io, raft_io_close_cb cb)
+{
+	struct consensus *c = of_io(io);
+
+	c->io_close_cb = cb;
+	c->uv_close(io, io_closed_once);
+}
+
 struct consensus *consensus_init(uv_loop_t *loop, const char *dir, uint64_t id,
 				 const char *address,
 				 struct raft_uv_transport *transport,
@@ -157,6 +192,10 @@ struct consensus *consensus_init(uv_loop_t *loop, const char *dir, uint64_t id,
 	c->fsm = fsm;
 	c->id = id;
 	rv = raft_uv_init(&c->io, loop, dir, transport);
+	if (rv == 0) {
+		c->uv_close = c->io.close;
+		c->io.close = io_close_wrapped;
+	}
 	if (rv != 0) {
 		sw_err_set(err, SW_ESYSTEM, "raft io: %s", c->io.errmsg);
 		goto err_free;
@@ -248,6 +287,7 @@ int consensus_start(struct consensus *c, bool boot, struct sw_err *err)
 	return 0;
 }
 
+
 static void handle_closed_cb(uv_handle_t *h)
 {
 	struct consensus *c = h->data;
@@ -263,14 +303,26 @@ static void handle_closed_cb(uv_handle_t *h)
 		cb(data);
 }
 
-static void raft_closed_cb(struct raft *r)
+/* Frees raft_uv's state and closes our handles, well after raft's close
+ * callback: c-raft 0.15 can still run uv-layer callbacks of the closed
+ * instance in the same loop turns (handle closes of its writer), and
+ * freeing it from inside the close callback crashed (ioCloseCb reading a
+ * freed instance). */
+static void release_cb(uv_timer_t *t)
 {
-	struct consensus *c = r->data;
+	struct consensus *c = t->data;
 
 	raft_uv_close(&c->io);
 	c->open_handles = 2;
 	uv_close((uv_handle_t *)&c->watch, handle_closed_cb);
 	uv_close((uv_handle_t *)&c->defer, handle_closed_cb);
+}
+
+static void raft_closed_cb(struct raft *r)
+{
+	struct consensus *c = r->data;
+
+	uv_timer_start(&c->defer, release_cb, RELEASE_DELAY_MS, 0);
 }
 
 static void defer_close_cb(uv_timer_t *t)
@@ -416,6 +468,11 @@ void consensus_leader(struct consensus *c, uint64_t *id, const char **address)
 uint64_t consensus_applied_index(struct consensus *c)
 {
 	return raft_last_applied(&c->raft);
+}
+
+const struct raft_configuration *consensus_configuration(struct consensus *c)
+{
+	return &c->raft.configuration;
 }
 
 uint64_t consensus_id(const struct consensus *c)

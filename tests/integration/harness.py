@@ -421,8 +421,10 @@ class RefDockerd:
         if self.proc is not None:
             kill_pid(self.proc.pid, 30)
             self.proc = None
-        # dockerd's swarm mode leaves this bridge behind (see REFERENCE-DOCKERD.md).
+        # dockerd's swarm mode leaves this bridge behind (see REFERENCE-DOCKERD.md),
+        # and its network namespaces and overlay mounts under its directory.
         subprocess.run(["ip", "link", "del", "docker_gwbridge"], capture_output=True)
+        unmount_under(self.dir)
 
     docker = Node.docker
     request = Node.request
@@ -533,3 +535,136 @@ def restart_node(n, kill9=False, between=None, timeout=60):
     wait_log(n, b"containerd ready", offset, timeout)
     n.wait_ready(timeout)
     return rc
+
+
+# -- services (test_services*.py) --------------------------------------------------
+
+import urllib.parse  # noqa: E402
+
+HOSTNAME = os.uname().nodename
+TASK_ID12_RE = r"[0-9a-z]{12}"
+REGISTRY_WARNING = ("image {0} could not be accessed on a registry to record\n"
+                    "its digest. Each node will access {0} independently,\n"
+                    "possibly leading to different nodes running different\n"
+                    "versions of the image.\n\n")
+
+
+def swarm_node(cluster, addr, name=None):
+    """A started swarmd at a chosen 127.0.0.x: modules that share one node
+    for all their tests pick addresses no other test module uses."""
+    n = Node(cluster.root, name or "n%d" % (len(cluster.nodes) + 1), addr)
+    cluster.nodes.append(n)
+    return n.start()
+
+
+def query(filters=None, **params):
+    """A query string; filters is a dict of key -> list of values."""
+    if filters is not None:
+        params["filters"] = json.dumps({k: {v: True for v in vs} for k, vs in filters.items()})
+    return urllib.parse.urlencode(params)
+
+
+def api_json(engine, method, path, body=None, status=200):
+    r = engine.request(method, path, body=body)
+    assert r.status == status, r
+    return r.json() if r.body else None
+
+
+def list_tasks(engine, service=None, **filters):
+    f = {k.replace("_", "-"): v if isinstance(v, list) else [v] for k, v in filters.items()}
+    if service is not None:
+        f["service"] = [service]
+    return api_json(engine, "GET", "/v1.41/tasks?" + query(f))
+
+
+def wait_for(pred, timeout, what="condition", interval=0.05):
+    """Polls pred() until it returns something true; returns that value."""
+    end = time.time() + timeout
+    last = None
+    while time.time() < end:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def running_tasks(engine, service):
+    """Tasks of service that should run and do."""
+    return [t for t in list_tasks(engine, service)
+            if t["DesiredState"] == "running" and t["Status"]["State"] == "running"]
+
+
+def wait_running(engine, service, n, timeout=60):
+    """Until exactly n tasks of service run; returns them sorted by slot."""
+    def ready():
+        ts = running_tasks(engine, service)
+        return sorted(ts, key=lambda t: t.get("Slot", 0)) if len(ts) == n else None
+    return wait_for(ready, timeout, "%d running tasks of %s" % (n, service))
+
+
+def cri_containers(node, kind="container"):
+    """IDs of the node's CRI containers of one kind: "container" (task
+    containers) or "sandbox" (the pause containers of their pods)."""
+    p = ctr(node.containerd_sock(), "containers", "ls", "-q",
+            'labels."io.cri-containerd.kind"==%s' % kind)
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def ctr_processes(node):
+    """containerd tasks of the node: {container id: (pid, status)}."""
+    p = ctr(node.containerd_sock(), "tasks", "ls")
+    assert p.returncode == 0, p.stderr
+    out = {}
+    for line in p.stdout.splitlines()[1:]:
+        cid, pid, status = line.split()
+        out[cid] = (int(pid), status)
+    return out
+
+
+def task_dirs(node):
+    """Task IDs that have a directory (the CRI log lives there) under
+    data-root/tasks."""
+    try:
+        return set(os.listdir(os.path.join(node.data_root, "tasks")))
+    except FileNotFoundError:
+        return set()
+
+
+def remove_services(engine):
+    for s in api_json(engine, "GET", "/v1.41/services"):
+        engine.request("DELETE", "/v1.41/services/" + s["ID"])
+
+
+def wait_node_empty(node, timeout=60):
+    """Until the node runs no task container and no pod."""
+    wait_for(lambda: not cri_containers(node) and not cri_containers(node, "sandbox"),
+             timeout, "no CRI containers left on " + node.name)
+
+
+def drop_cni_rules(node_id):
+    """Deletes the iptables nat rules CNI made for a node's pods (comments
+    name the network "swarmd-<node id, 12 chars>") and the chains only they
+    used. A pod that was never torn down (its node killed with tasks
+    running) leaves them behind, and a stale hostport DNAT rule would
+    capture a later test's published port."""
+    import shlex
+    if not node_id:
+        return
+    tag = '\\"swarmd-%s\\"' % node_id[:12]
+    rules = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True,
+                           text=True).stdout.splitlines()
+    chains = set()
+    for rule in rules:
+        if rule.startswith("-A ") and tag in rule:
+            args = shlex.split(rule)
+            subprocess.run(["iptables", "-t", "nat", "-D"] + args[1:], capture_output=True)
+            if "-j" in args:
+                chains.add(args[args.index("-j") + 1])
+    rules = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True,
+                           text=True).stdout.splitlines()
+    for ch in chains:
+        if ch.startswith("CNI-") and not any(("-j " + ch) in r for r in rules):
+            subprocess.run(["iptables", "-t", "nat", "-F", ch], capture_output=True)
+            subprocess.run(["iptables", "-t", "nat", "-X", ch], capture_output=True)
