@@ -126,6 +126,9 @@ bool consensus_is_ready(const struct consensus *c);
  * loop runs again. */
 void consensus_leader(struct consensus *c, uint64_t *id, const char **address);
 uint64_t consensus_applied_index(struct consensus *c);
+/* The current raft configuration (servers and roles), borrowed until the
+ * loop runs again. */
+const struct raft_configuration *consensus_configuration(struct consensus *c);
 uint64_t consensus_id(const struct consensus *c);
 
 /* Stops raft and frees c; cb(data) fires from the loop once every handle is
