@@ -66,6 +66,8 @@ static int64_t started_at(const ProtobufCBinaryData *b)
 	    sscanf(at + 13, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
 		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
 		return 0;
+	if (tm.tm_year < 1970)
+		return 0; /* Go's zero time, or nothing we wrote */
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	at = strchr(at + 13, '.');
@@ -362,6 +364,11 @@ static void next_batch(struct pass *p, const struct store_record *rec,
 	}
 }
 
+static bool in_progress(const Swarmd__Service *svc)
+{
+	return status_is(svc, "updating") || status_is(svc, "rollback_started");
+}
+
 static bool paused(const Swarmd__Service *svc)
 {
 	return status_is(svc, "paused") || status_is(svc, "rollback_paused");
@@ -386,7 +393,8 @@ bool updater_step(struct pass *p, const struct store_record *rec,
 	look(p, rec, svc, &r);
 	qsort(r.old, r.n_old, sizeof(*r.old), cmp_slot);
 	retire_replaced(p, svc, &r);
-	if (too_many_failures(svc, &r) && !paused(svc))
+	/* Failures count only while an update or rollback is under way. */
+	if (in_progress(svc) && too_many_failures(svc, &r))
 		wrote = on_failure(p, rec, svc, &r);
 	if (wrote || paused(svc) || r.n_old == 0 || r.in_flight > 0 ||
 	    stopping_old(p, rec, svc) > 0)
