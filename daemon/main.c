@@ -15,6 +15,7 @@
 #include "daemon/options.h"
 #include "daemon/spawn.h"
 #include "cri/executor_cri.h"
+#include "cri/runtime_cri.h"
 #include "engine-api/api.h"
 #include "lib/alloc.h"
 #include "lib/fsutil.h"
@@ -33,6 +34,7 @@ struct daemon {
 	struct api_server *api;
 	struct ctd *ctd;
 	struct swarm *swarm;
+	struct node_runtime *runtime;
 	uv_signal_t sigterm;
 	uv_signal_t sigint;
 	char engine_id[80];
@@ -164,14 +166,26 @@ static void on_swarm_stopped(void *data)
 		close_signals(d);
 }
 
-static void on_api_stopped(void *data)
+static void on_runtime_closed(void *data)
 {
 	struct daemon *d = data;
 
+	d->runtime = NULL;
+	d->env.runtime = NULL;
 	if (d->swarm != NULL)
 		swarm_stop(d->swarm, on_swarm_stopped, d);
 	else
 		on_swarm_stopped(d);
+}
+
+static void on_api_stopped(void *data)
+{
+	struct daemon *d = data;
+
+	if (d->runtime != NULL)
+		runtime_close(d->runtime, on_runtime_closed, d);
+	else
+		on_runtime_closed(d);
 }
 
 static void shutdown_daemon(struct daemon *d)
@@ -323,6 +337,19 @@ static int start_swarm(struct daemon *d, struct sw_err *err)
 	return 0;
 }
 
+/* The images, containers and exec the Engine API shows, on the same
+ * containerd as the tasks. */
+static int start_runtime(struct daemon *d, struct sw_err *err)
+{
+	struct rt_cri_config cfg = {.sandbox_image = CTD_PAUSE_IMAGE};
+
+	d->runtime = runtime_cri_new(
+		&d->loop, d->ctd ? ctd_socket(d->ctd) : d->opts.containerd,
+		&cfg, err);
+	d->env.runtime = d->runtime;
+	return d->runtime != NULL ? 0 : -1;
+}
+
 static int start(struct daemon *d, struct sw_err *err)
 {
 	uv_signal_init(&d->loop, &d->sigterm);
@@ -334,7 +361,7 @@ static int start(struct daemon *d, struct sw_err *err)
 	if (start_containerd(d, err) != 0)
 		return -1;
 	probe_versions(d);
-	if (start_swarm(d, err) != 0)
+	if (start_runtime(d, err) != 0 || start_swarm(d, err) != 0)
 		return -1;
 	d->api = api_server_new(&d->loop, &d->env);
 	return api_server_listen_unix(d->api, d->opts.host, err);

@@ -23,7 +23,8 @@ struct api_env {
 	char containerd_commit[128];
 	char runc_version[64];
 	char runc_commit[128];
-	struct swarm *swarm; /* this node's swarm membership */
+	struct swarm *swarm;          /* this node's swarm membership */
+	struct node_runtime *runtime; /* images, containers, exec, or NULL */
 	uv_loop_t *loop;
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -776,15 +777,37 @@ static void normalize_update(struct json_object *u)
 	default_str(u, "Order", "stop-first");
 }
 
+/* Go's decoder matches member names case-insensitively; docker-py's
+ * ServiceMode relies on it ({"replicated": {"Replicas": 2}}). */
+static void canon_keys(struct json_object *o, const char *const *names)
+{
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		return;
+again:
+	json_object_object_foreach(o, k, v)
+	{
+		for (const char *const *n = names; *n != NULL; n++)
+			if (strcmp(k, *n) != 0 && strcasecmp(k, *n) == 0 &&
+			    !has_member(o, *n)) {
+				jsonx_add(o, *n, json_object_get(v));
+				json_object_object_del(o, k);
+				goto again;
+			}
+	}
+}
+
 static int normalize_mode(struct json_object *spec, struct sw_err *err)
 {
 	static const char *const modes[] = {"Replicated", "Global",
-					    "ReplicatedJob", "GlobalJob"};
-	struct json_object *mode = obj_ensure(spec, "Mode");
+					    "ReplicatedJob", "GlobalJob", NULL};
+	struct json_object *mode;
 	struct json_object *rep, *job;
 	int n = 0;
 
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+	canon_keys(spec, (const char *const[]){"Mode", NULL});
+	mode = obj_ensure(spec, "Mode");
+	canon_keys(mode, modes);
+	for (size_t i = 0; modes[i] != NULL; i++)
 		n += obj_member(mode, modes[i]) != NULL;
 	if (n > 1)
 		return sw_err_set(err, SW_EINVALID,
@@ -792,6 +815,7 @@ static int normalize_mode(struct json_object *spec, struct sw_err *err)
 	if (n == 0)
 		obj_ensure(mode, "Replicated");
 	rep = obj_member(mode, "Replicated");
+	canon_keys(rep, (const char *const[]){"Replicas", NULL});
 	if (rep != NULL && !has_member(rep, "Replicas"))
 		jsonx_add_int64(rep, "Replicas", 1);
 	job = obj_member(mode, "ReplicatedJob");
@@ -1054,11 +1078,13 @@ static struct json_object *service_status(struct swarm *s,
 	return st;
 }
 
+/* A swarm.Version: Index is omitempty, so the first iteration is {}. */
 static struct json_object *iteration(uint64_t index)
 {
 	struct json_object *it = json_object_new_object();
 
-	jsonx_add_int64(it, "Index", (int64_t)index);
+	if (index != 0)
+		jsonx_add_int64(it, "Index", (int64_t)index);
 	return it;
 }
 
@@ -1118,7 +1144,9 @@ static struct json_object *task_status(const Swarmd__Task *t)
 	jsonx_add_string(st, "Message", t->message);
 	if (t->err[0] != '\0')
 		jsonx_add_string(st, "Err", t->err);
-	if (t->container_id[0] != '\0') {
+	/* SwarmKit's agent attaches the container status to each report from
+	 * starting on, empty when there never was a container (rejected). */
+	if (t->container_id[0] != '\0' || t->state >= TASK_STARTING) {
 		struct json_object *cs = json_object_new_object();
 
 		jsonx_add_string(cs, "ContainerID", t->container_id);

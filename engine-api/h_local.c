@@ -1,13 +1,14 @@
-/* This node's containers and images. They stay empty lists until the CRI
- * executor can enumerate them, so `docker ps` and `docker images` work. */
+/* What the handlers of this node's images, containers and exec share: the
+ * node runtime the daemon handed over (orchestrator/runtime.h). */
+#include "engine-api/api.h"
 #include "engine-api/routes.h"
 
-void h_containers_list(struct api_req *req)
+struct node_runtime *api_runtime(struct api_req *req)
 {
-	api_reply_json(req, 200, json_object_new_array());
-}
+	struct node_runtime *rt = api_server_env(req->srv)->runtime;
 
-void h_images_list(struct api_req *req)
-{
-	api_reply_json(req, 200, json_object_new_array());
+	if (rt == NULL)
+		api_reply_errorf(req, SW_EUNAVAILABLE,
+				 "no container runtime on this node");
+	return rt;
 }

@@ -15,6 +15,17 @@
 #define ALREADY_IN_SWARM                                                      \
 	"This node is already part of a swarm. Use \"docker swarm leave\" to " \
 	"leave this swarm and join another one."
+#define NOT_MANAGER_WORKER                                                    \
+	"This node is not a swarm manager. Worker nodes can't be used to "    \
+	"view or modify cluster state. Please run this command on a manager " \
+	"node or promote the current node to a manager."
+#define LEAVE_MANAGER                                                         \
+	"You are attempting to leave the swarm on a node that is "            \
+	"participating as a manager. "
+#define LEAVE_NO_CONSENSUS                                                    \
+	"The only way to restore a swarm that has lost consensus is to "      \
+	"reinitialize it with `--force-new-cluster`. Use `--force` to "       \
+	"suppress this message."
 #define LEAVE_LAST_MANAGER                                                    \
 	"You are attempting to leave the swarm on a node that is "            \
 	"participating as a manager. Removing the last manager erases all "   \
@@ -33,7 +44,9 @@ bool api_require_manager(struct api_req *req)
 
 	if (s != NULL && swarm_is_manager(s))
 		return true;
-	api_reply_errorf(req, SW_EUNAVAILABLE, NOT_MANAGER_INACTIVE);
+	api_reply_errorf(req, SW_EUNAVAILABLE,
+			 s != NULL && swarm_is_worker(s) ? NOT_MANAGER_WORKER
+							 : NOT_MANAGER_INACTIVE);
 	return false;
 }
 
@@ -286,6 +299,31 @@ void h_swarm_update(struct api_req *req)
 
 /* ---- leave, join, unlock ------------------------------------------------ */
 
+/* dockerd's refusal to let a manager leave without --force: 503 with its
+ * quorum arithmetic (moby daemon/cluster/swarm.go Leave). */
+static bool leave_refused(struct api_req *req, struct swarm *s)
+{
+	size_t reachable, unreachable;
+
+	if (!swarm_is_manager(s) || api_query_bool(req, "force"))
+		return false;
+	swarm_manager_counts(s, &reachable, &unreachable);
+	if (reachable == 1 && unreachable == 0) {
+		api_reply_errorf(req, SW_EUNAVAILABLE, LEAVE_LAST_MANAGER);
+	} else if ((long)reachable - 2 <= (long)unreachable) {
+		api_reply_errorf(req, SW_EUNAVAILABLE,
+				 LEAVE_MANAGER "Removing this node leaves %zu "
+					       "managers out of %zu. Without a "
+					       "Raft quorum your swarm will be "
+					       "inaccessible. " LEAVE_NO_CONSENSUS,
+				 reachable - 1, reachable + unreachable);
+	} else {
+		api_reply_errorf(req, SW_EUNAVAILABLE,
+				 LEAVE_MANAGER LEAVE_NO_CONSENSUS);
+	}
+	return true;
+}
+
 void h_swarm_leave(struct api_req *req)
 {
 	struct swarm *s = api_swarm(req);
@@ -296,11 +334,8 @@ void h_swarm_leave(struct api_req *req)
 				 "This node is not part of a swarm");
 		return;
 	}
-	/* Every member is the only manager until multi-node swarms land. */
-	if (swarm_is_manager(s) && !api_query_bool(req, "force")) {
-		api_reply_errorf(req, SW_EUNAVAILABLE, LEAVE_LAST_MANAGER);
+	if (leave_refused(req, s))
 		return;
-	}
 	api_req_ref(req);
 	if (swarm_leave(s, api_reply_done, req, &err) != 0) {
 		api_req_unref(req);
@@ -308,19 +343,96 @@ void h_swarm_leave(struct api_req *req)
 	}
 }
 
+/* RemoteAddrs: "host[:port]" each, the port defaulting to 2377. */
+static int read_remotes(struct json_object *body, struct swarm_join_params *p,
+			struct sw_err *err)
+{
+	struct json_object *list = NULL;
+	size_t n;
+
+	if (jsonx_get_array(body, "RemoteAddrs", &list, err) < 0)
+		return -1;
+	n = list ? json_object_array_length(list) : 0;
+	p->remote_addrs = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		const char *v;
+
+		if (!json_object_is_type(e, json_type_string))
+			return sw_err_set(err, SW_EINVALID,
+					  "invalid RemoteAddrs");
+		v = json_object_get_string(e);
+		p->remote_addrs[p->n_remote_addrs++] =
+			strchr(v, ':') ? xstrdup(v)
+				       : xasprintf("%s:%d", v, DEFAULT_SWARM_PORT);
+	}
+	if (p->n_remote_addrs == 0)
+		return sw_err_set(err, SW_EINVALID,
+				  "at least 1 RemoteAddr is required to join");
+	return 0;
+}
+
+static void free_remotes(struct swarm_join_params *p)
+{
+	for (size_t i = 0; i < p->n_remote_addrs; i++)
+		free(p->remote_addrs[i]);
+	free(p->remote_addrs);
+}
+
+static int read_join(struct json_object *body, struct swarm_join_params *p,
+		     struct sw_err *err)
+{
+	struct swarm_init_params addrs;
+	const char *av = "";
+
+	memset(&addrs, 0, sizeof(addrs));
+	if (resolve_addrs(body, &addrs, err) != 0 ||
+	    read_remotes(body, p, err) != 0 ||
+	    jsonx_get_string(body, "JoinToken", &p->token, err) < 0 ||
+	    jsonx_get_string(body, "Availability", &av, err) < 0)
+		return -1;
+	if (av[0] != '\0' && strcmp(av, "active") != 0 &&
+	    strcmp(av, "pause") != 0 && strcmp(av, "drain") != 0)
+		return sw_err_set(err, SW_EINVALID,
+				  "invalid Availability: \"%s\"", av);
+	p->availability = av;
+	if (p->token == NULL)
+		p->token = "";
+	memcpy(p->listen_addr, addrs.listen_addr, sizeof(p->listen_addr));
+	memcpy(p->advertise_addr, addrs.advertise_addr,
+	       sizeof(p->advertise_addr));
+	memcpy(p->data_path_addr, addrs.data_path_addr,
+	       sizeof(p->data_path_addr));
+	return 0;
+}
+
 void h_swarm_join(struct api_req *req)
 {
 	struct json_object *body = api_req_body_object(req, "swarm.JoinRequest");
+	struct swarm *s = api_swarm(req);
+	struct swarm_join_params p;
+	struct sw_err err;
 
 	if (body == NULL)
 		return;
-	json_object_put(body);
-	if (swarm_get_state(api_swarm(req)) != SWARM_INACTIVE) {
+	if (swarm_get_state(s) != SWARM_INACTIVE) {
+		json_object_put(body);
 		api_reply_errorf(req, SW_EUNAVAILABLE, ALREADY_IN_SWARM);
 		return;
 	}
-	api_reply_errorf(req, SW_ENOTIMPL,
-			 "joining an existing swarm is not supported yet");
+	memset(&p, 0, sizeof(p));
+	sw_err_clear(&err);
+	if (read_join(body, &p, &err) == 0) {
+		api_req_ref(req);
+		if (swarm_join(s, &p, api_reply_done, req, &err) != 0) {
+			api_req_unref(req);
+			api_reply_error(req, &err);
+		}
+	} else {
+		api_reply_error(req, &err);
+	}
+	free_remotes(&p);
+	json_object_put(body);
 }
 
 void h_swarm_unlockkey(struct api_req *req)

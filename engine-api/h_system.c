@@ -208,6 +208,23 @@ static struct json_object *info_managers(struct swarm *sw, int64_t *nodes,
 	return list;
 }
 
+/* A worker's RemoteManagers: the managers its leader last listed. */
+static struct json_object *info_remote_managers(struct swarm *sw)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (size_t i = 0; i < swarm_remote_managers(sw); i++) {
+		struct json_object *m = json_object_new_object();
+		const char *id, *addr;
+
+		swarm_remote_manager(sw, i, &id, &addr);
+		jsonx_add_string(m, "NodeID", id);
+		jsonx_add_string(m, "Addr", addr);
+		json_object_array_add(list, m);
+	}
+	return list;
+}
+
 /* The manager part of the swarm section: counts and the cluster. */
 static void info_swarm_manager(struct json_object *s, struct swarm *sw)
 {
@@ -239,6 +256,8 @@ static struct json_object *info_swarm(struct swarm *sw)
 	jsonx_add_string(s, "Error", "");
 	if (manager)
 		info_swarm_manager(s, sw);
+	else if (sw != NULL && swarm_is_worker(sw))
+		jsonx_add(s, "RemoteManagers", info_remote_managers(sw));
 	else
 		jsonx_add(s, "RemoteManagers", NULL);
 	return s;

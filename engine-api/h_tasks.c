@@ -6,6 +6,7 @@
 #include "engine-api/codec_service.h"
 #include "engine-api/filters.h"
 #include "engine-api/routes.h"
+#include "lib/alloc.h"
 #include "lib/jsonx.h"
 
 struct task_view {
@@ -67,23 +68,31 @@ static bool match_up_to_date(const char *v, const void *arg)
 	return (uint64_t)tv->spec_version == tv->t->spec_version;
 }
 
+/* `key` or `key=value` against the owning service's Spec.Labels: SwarmKit
+ * filters tasks on their ServiceAnnotations, not on container labels. */
 static bool match_label(const char *v, const void *arg)
 {
 	const struct task_view *tv = arg;
-	const struct store_record *svc = store_get(swarm_store(tv->s),
-						   OBJ_SERVICE,
-						   tv->t->service_id);
-	Swarmd__Service *s = svc ? services_unpack(svc) : NULL;
+	const struct store_record *rec = store_get(
+		swarm_store(tv->s), OBJ_SERVICE, tv->t->service_id);
+	Swarmd__Service *svc = rec ? services_unpack(rec) : NULL;
 	const char *eq = strchr(v, '=');
-	size_t klen = eq ? (size_t)(eq - v) : strlen(v);
+	char *key = xstrndup(v, eq ? (size_t)(eq - v) : strlen(v));
+	struct json_object *spec = NULL, *labels = NULL, *val = NULL;
+	struct sw_err err;
 	bool ok = false;
 
-	for (size_t i = 0; s && s->task && i < s->task->n_labels; i++)
-		ok = ok || (strlen(s->task->labels[i]->key) == klen &&
-			    strncmp(s->task->labels[i]->key, v, klen) == 0 &&
-			    (eq == NULL ||
-			     strcmp(s->task->labels[i]->value, eq + 1) == 0));
-	swarmd__service__free_unpacked(s, NULL);
+	if (svc != NULL && svc->spec_json.len > 0)
+		spec = jsonx_parse((const char *)svc->spec_json.data,
+				   svc->spec_json.len, &err);
+	if (spec != NULL && json_object_object_get_ex(spec, "Labels", &labels) &&
+	    json_object_object_get_ex(labels, key, &val))
+		ok = eq == NULL ||
+		     (val != NULL &&
+		      strcmp(json_object_get_string(val), eq + 1) == 0);
+	json_object_put(spec);
+	free(key);
+	swarmd__service__free_unpacked(svc, NULL);
 	return ok;
 }
 

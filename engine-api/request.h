@@ -18,6 +18,8 @@
 struct MHD_Connection;
 struct MHD_Response;
 struct api_server;
+struct api_body_sink;
+struct api_upgrade;
 
 enum api_method {
 	API_GET = 1,
@@ -46,6 +48,13 @@ struct api_req {
 	struct MHD_Response *response;  /* answer not yet queued */
 	unsigned status;
 	int refs;
+	/* A streamed body (routes in api_body_routes), see
+	 * api_req_stream_body. */
+	const struct api_body_sink *sink;
+	void *sink_data;
+	bool body_paused;               /* the sink asked for a pause */
+	bool body_ended;                /* the sink's end has been called */
+	struct api_upgrade *upgrade;    /* a 101 answer's hand-over, owned */
 };
 
 typedef void (*api_handler)(struct api_req *req);
@@ -86,6 +95,33 @@ struct json_object *api_req_body_object(struct api_req *req,
 
 /* Parses the body as JSON. NULL with err set when it is not valid JSON. */
 struct json_object *api_req_json(struct api_req *req, struct sw_err *err);
+
+/* A consumer of a request body that is not buffered. The handlers of
+ * routes in api_body_routes run as soon as the headers arrive and either
+ * answer at once or call api_req_stream_body; the body then goes to write
+ * chunk by chunk, and end is called exactly once: complete when the whole
+ * body arrived, not complete when the client left first. The answer may
+ * be given at any time; once it is, the rest of the body is discarded. */
+struct api_body_sink {
+	void (*write)(struct api_req *req, const char *data, size_t n);
+	void (*end)(struct api_req *req, bool complete);
+};
+
+void api_req_stream_body(struct api_req *req, const struct api_body_sink *sink,
+			 void *data);
+/* Stops reading the body until api_req_resume_body (back-pressure). */
+void api_req_pause_body(struct api_req *req);
+void api_req_resume_body(struct api_req *req);
+
+/* Answers 101 Switching Protocols at once (Docker's hijacked stream, for
+ * clients that sent Connection: Upgrade). The caller then must call
+ * api_upgrade_finish exactly once, holding a reference on req until it
+ * has: the bytes given there are sent raw on the connection, which is
+ * then closed. NULL when req was answered already. */
+struct api_upgrade *api_reply_upgrade(struct api_req *req,
+				      const char *content_type);
+/* Takes data (malloc'd, len bytes; dropped if the client has gone). */
+void api_upgrade_finish(struct api_upgrade *u, char *data, size_t len);
 
 /* Answers. Each takes what it is given (json references, strings are
  * copied). The first answer wins; later ones are ignored. */

@@ -5,7 +5,17 @@ const struct api_route api_routes[] = {
 	{API_GET, "/version", h_version},
 	{API_GET, "/info", h_info},
 	{API_GET, "/containers/json", h_containers_list},
+	{API_GET, "/containers/{id}/json", h_containers_inspect},
+	{API_GET, "/containers/{id}/logs", h_containers_logs},
+	{API_POST, "/containers/{id}/exec", h_exec_create},
+	{API_GET, "/exec/{id}/json", h_exec_inspect},
+	{API_POST, "/exec/{id}/start", h_exec_start},
+	{API_POST, "/exec/{id}/resize", h_exec_resize},
 	{API_GET, "/images/json", h_images_list},
+	{API_POST, "/images/create", h_images_create},
+	{API_GET, "/images/{name*}/json", h_images_inspect},
+	{API_POST, "/images/{name*}/tag", h_images_tag},
+	{API_DELETE, "/images/{name*}", h_images_remove},
 	{API_POST, "/swarm/init", h_swarm_init},
 	{API_POST, "/swarm/join", h_swarm_join},
 	{API_POST, "/swarm/leave", h_swarm_leave},
@@ -32,3 +42,10 @@ const struct api_route api_routes[] = {
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+const struct api_route api_body_routes[] = {
+	{API_POST, "/images/load", h_images_load},
+};
+
+const size_t api_body_nroutes =
+	sizeof(api_body_routes) / sizeof(api_body_routes[0]);

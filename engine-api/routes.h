@@ -7,6 +7,12 @@
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
+/* Routes whose request body is streamed to the handler instead of being
+ * buffered (see api_req_stream_body); their handlers run as soon as the
+ * headers arrive. */
+extern const struct api_route api_body_routes[];
+extern const size_t api_body_nroutes;
+
 struct swarm;
 
 /* h_swarm.c: also the helpers other swarm handlers share. */
@@ -53,9 +59,29 @@ void h_ping(struct api_req *req);
 void h_version(struct api_req *req);
 void h_info(struct api_req *req);
 
-/* h_local.c: this node's containers and images (empty until the executor
- * lists them). */
-void h_containers_list(struct api_req *req);
+/* h_local.c: the node runtime (orchestrator/runtime.h) behind this node's
+ * images, containers and exec; NULL after answering 503 when there is
+ * none. */
+struct node_runtime;
+struct node_runtime *api_runtime(struct api_req *req);
+
+/* h_images.c */
 void h_images_list(struct api_req *req);
+void h_images_inspect(struct api_req *req);
+void h_images_tag(struct api_req *req);
+void h_images_remove(struct api_req *req);
+void h_images_create(struct api_req *req);
+void h_images_load(struct api_req *req); /* a body route */
+
+/* h_containers.c */
+void h_containers_list(struct api_req *req);
+void h_containers_inspect(struct api_req *req);
+void h_containers_logs(struct api_req *req);
+
+/* h_exec.c */
+void h_exec_create(struct api_req *req);
+void h_exec_inspect(struct api_req *req);
+void h_exec_start(struct api_req *req);
+void h_exec_resize(struct api_req *req);
 
 #endif

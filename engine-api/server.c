@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "engine-api/errors.h"
+#include "engine-api/execs.h"
 #include "engine-api/router.h"
 #include "engine-api/routes.h"
 #include "engine-api/server_priv.h"
@@ -35,6 +36,9 @@ struct api_server {
 	struct suspended *suspended;
 	struct api_stream **streams; /* open streamed answers */
 	size_t n_streams;
+	struct api_upgrade **upgrades; /* hijacked connections in progress */
+	size_t n_upgrades;
+	struct api_execs *execs;
 	int open_handles;
 	bool stopping;
 	void (*stop_cb)(void *data);
@@ -106,6 +110,28 @@ void api_server_track_stream(struct api_server *s, struct api_stream *st,
 		}
 }
 
+void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
+			      bool on)
+{
+	if (on) {
+		s->upgrades =
+		    xrealloc(s->upgrades, (s->n_upgrades + 1) *
+					      sizeof(struct api_upgrade *));
+		s->upgrades[s->n_upgrades++] = u;
+		return;
+	}
+	for (size_t i = 0; i < s->n_upgrades; i++)
+		if (s->upgrades[i] == u) {
+			s->upgrades[i] = s->upgrades[--s->n_upgrades];
+			return;
+		}
+}
+
+struct api_execs *api_server_execs(struct api_server *s)
+{
+	return s->execs;
+}
+
 void api_server_kick(struct api_server *s)
 {
 	kick(s);
@@ -146,6 +172,7 @@ void api_req_destroy(struct api_req *req)
 		free(req->params[i]);
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
+	api_upgrade_free(req->upgrade);
 	buf_free(&req->body);
 	free(req->path);
 	free(req);
@@ -230,6 +257,86 @@ static void take_upload(struct api_req *req, const char *data, size_t n)
 	buf_append(&req->body, data, n);
 }
 
+/* Suspends req until its answer (or, for a paused body, more appetite).
+ * MHD may go on handing over body chunks it already read in the same run,
+ * so a paused request can ask again: that is a no-op. */
+static void suspend(struct api_server *s, struct api_req *req)
+{
+	struct suspended *node;
+
+	if (req->suspended)
+		return;
+	node = xmalloc(sizeof(*node));
+	req->suspended = true;
+	node->req = req;
+	node->next = s->suspended;
+	s->suspended = node;
+	MHD_suspend_connection(req->conn);
+}
+
+void api_req_stream_body(struct api_req *req, const struct api_body_sink *sink,
+			 void *data)
+{
+	req->sink = sink;
+	req->sink_data = data;
+}
+
+void api_req_pause_body(struct api_req *req)
+{
+	req->body_paused = true;
+}
+
+void api_req_resume_body(struct api_req *req)
+{
+	req->body_paused = false;
+	if (req->suspended && req->response == NULL && !req->body_ended) {
+		req->suspended = false;
+		unlink_suspended(req->srv, req);
+		MHD_resume_connection(req->conn);
+		kick(req->srv);
+	}
+}
+
+/* Routes whose body is streamed run their handler when the headers
+ * arrive. Returns false when req is not for one of them. */
+static bool dispatch_body_route(struct api_req *req)
+{
+	const struct api_route *route;
+	struct sw_err err;
+	bool plain;
+
+	route = router_match(api_body_routes, api_body_nroutes, req->method,
+			     req->path, req->params, &req->nparams);
+	if (route == NULL)
+		return false;
+	req->dispatched = true;
+	if (router_check_version(req->api_major, req->api_minor, &plain,
+				 &err) != 0) {
+		if (plain)
+			api_reply_text(req, 400, "text/plain; charset=utf-8",
+				       err.msg);
+		else
+			api_reply_error(req, &err);
+		return true;
+	}
+	route->handler(req);
+	if (req->sink == NULL && req->response == NULL)
+		api_reply_errorf(req, SW_ESYSTEM, "no body consumer");
+	return true;
+}
+
+/* Hands a chunk to the request's sink, pausing the connection when the
+ * sink asks; once answered, the rest of the body is dropped. */
+static void feed_sink(struct api_server *s, struct api_req *req,
+		      const char *data, size_t n)
+{
+	if (req->response != NULL || req->body_ended)
+		return;
+	req->sink->write(req, data, n);
+	if (req->body_paused && req->response == NULL && !s->stopping)
+		suspend(s, req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -241,6 +348,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (req == NULL) {
 		req = req_new(s, conn, url, method);
 		*con_cls = req;
+		if (dispatch_body_route(req))
+			return req->response != NULL ? queue_answer(req)
+						     : MHD_YES;
 		if (!content_length_too_large(conn))
 			return MHD_YES;
 		req->body_too_large = true;
@@ -248,33 +358,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return queue_answer(req);
 	}
 	if (*upload_data_size > 0) {
-		take_upload(req, upload_data, *upload_data_size);
+		if (req->sink != NULL)
+			feed_sink(s, req, upload_data, *upload_data_size);
+		else
+			take_upload(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (req->sink != NULL && !req->body_ended) {
+		req->body_ended = true;
+		req->sink->end(req, true);
+	}
 	if (req->response != NULL)
 		return queue_answer(req);
-	if (req->dispatched) {
+	if (req->dispatched && req->sink == NULL) {
 		api_reply_errorf(req, SW_EUNAVAILABLE,
 				 "swarmd is shutting down");
 		return queue_answer(req);
 	}
-	req->dispatched = true;
-	dispatch(req);
-	if (req->response != NULL)
-		return queue_answer(req);
+	if (!req->dispatched) {
+		req->dispatched = true;
+		dispatch(req);
+		if (req->response != NULL)
+			return queue_answer(req);
+	}
 	if (s->stopping) {
 		api_reply_errorf(req, SW_EUNAVAILABLE,
 				 "swarmd is shutting down");
 		return queue_answer(req);
 	}
-	req->suspended = true;
-	struct suspended *node = xmalloc(sizeof(*node));
-
-	node->req = req;
-	node->next = s->suspended;
-	s->suspended = node;
-	MHD_suspend_connection(conn);
+	suspend(s, req);
 	return MHD_YES;
 }
 
@@ -287,6 +400,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 		return;
 	*con_cls = NULL;
 	req->closed = true;
+	if (req->sink != NULL && !req->body_ended) {
+		req->body_ended = true;
+		req->sink->end(req, false);
+	}
 	api_req_unref(req);
 }
 
@@ -305,6 +422,7 @@ struct api_server *api_server_new(uv_loop_t *loop, struct api_env *env)
 
 	s->loop = loop;
 	s->env = env;
+	s->execs = execs_new();
 	env->loop = loop;
 	return s;
 }
@@ -419,6 +537,9 @@ void api_server_stop(struct api_server *s, void (*cb)(void *data),
 	resume_all(s);
 	while (s->n_streams > 0)
 		api_stream_abort(s->streams[--s->n_streams]);
+	/* Each abort untracks itself once its socket is closed. */
+	for (size_t i = 0; i < s->n_upgrades; i++)
+		api_upgrade_abort(s->upgrades[i]);
 	MHD_run(s->mhd);
 	uv_poll_stop(&s->poll);
 	uv_timer_stop(&s->timer);
@@ -436,5 +557,7 @@ void api_server_free(struct api_server *s)
 		return;
 	free(s->socket_path);
 	free(s->streams);
+	free(s->upgrades);
+	execs_free(s->execs);
 	free(s);
 }

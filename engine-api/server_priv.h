@@ -34,4 +34,16 @@ void api_reply_response(struct api_req *req, unsigned status,
 /* Frees a request whose last reference is gone. */
 void api_req_destroy(struct api_req *req);
 
+/* upgrade.c: hijacked connections. The server tracks the ones in progress
+ * (on = add) so shutdown can close them; a request frees its own unless it
+ * has been handed over. */
+struct api_upgrade;
+void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
+			      bool on);
+void api_upgrade_abort(struct api_upgrade *u);
+void api_upgrade_free(struct api_upgrade *u);
+
+/* The server's exec instances (engine-api/execs.h). */
+struct api_execs *api_server_execs(struct api_server *s);
+
 #endif

@@ -56,6 +56,8 @@ struct agent {
 	struct exec_req wipe_req;
 	void (*removed)(void *data, const char *node_id);
 	void *removed_data;
+	agent_report_fn sink;
+	void *sink_data;
 };
 
 static void kick(struct agent *a, uint64_t ms);
@@ -189,7 +191,8 @@ static void set_str(char **slot, const char *value)
 }
 
 /* Applies r to the stored task t. False when there is nothing to write. */
-static bool apply_report(const struct report *r, Swarmd__Task *t, int64_t now)
+static bool apply_report(const struct agent_report *r, Swarmd__Task *t,
+			 int64_t now)
 {
 	if (r->state < t->state && !(task_state_terminal(r->state) &&
 				     !task_state_terminal(t->state)))
@@ -203,6 +206,33 @@ static bool apply_report(const struct report *r, Swarmd__Task *t, int64_t now)
 	t->pid = r->pid;
 	t->exit_code = r->exit_code;
 	return true;
+}
+
+int agent_apply_reports(struct swarm *s, const char *node_id,
+			const struct agent_report *r, size_t n, swarm_cb cb,
+			void *data, struct sw_err *err)
+{
+	const struct store *st = swarm_store(s);
+	struct change c;
+	int64_t now = timefmt_now_ns();
+	int rc = 1;
+
+	change_init(&c, now);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_record *rec = store_get(st, OBJ_TASK,
+							   r[i].id);
+		Swarmd__Task *t = rec ? tasks_unpack(rec) : NULL;
+
+		if (t != NULL && strcmp(t->node_id, node_id) == 0 &&
+		    apply_report(&r[i], t, now))
+			swarm_put(&c, CHANGE_UPDATE, OBJ_TASK, rec->id, NULL,
+				  &t->base, rec->version);
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	if (c.n_ops > 0)
+		rc = swarm_propose(s, &c, cb, data, err);
+	change_free(&c);
+	return rc;
 }
 
 static void free_reports(struct report *r)
@@ -280,14 +310,28 @@ static void on_flushed(void *data, int status, const struct sw_err *err)
 	maybe_free(a);
 }
 
-/* Writes every pending report in one change. */
+static void to_public(const struct report *r, struct agent_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s", r->id);
+	out->state = r->state;
+	snprintf(out->message, sizeof(out->message), "%s", r->message);
+	snprintf(out->err, sizeof(out->err), "%s", r->err);
+	snprintf(out->container_id, sizeof(out->container_id), "%s",
+		 r->container_id);
+	out->pid = r->pid;
+	out->exit_code = r->exit_code;
+	out->has_container = r->has_container;
+}
+
+/* Writes every pending report in one change (or hands them to the sink). */
 static void flush(struct agent *a)
 {
-	const struct store *st = swarm_store(a->s);
+	struct agent_report *pub;
 	struct flush *f;
-	struct change c;
 	struct sw_err err;
-	int64_t now = timefmt_now_ns();
+	size_t n = 0;
+	int rc;
 
 	if (a->in_flight || a->reports == NULL)
 		return;
@@ -295,33 +339,32 @@ static void flush(struct agent *a)
 	f->a = a;
 	f->sent = a->reports;
 	a->reports = NULL;
-	change_init(&c, now);
-	for (struct report *r = f->sent; r != NULL; r = r->next) {
-		const struct store_record *rec = store_get(st, OBJ_TASK, r->id);
-		Swarmd__Task *t = rec ? tasks_unpack(rec) : NULL;
-
-		if (t != NULL && apply_report(r, t, now))
-			swarm_put(&c, CHANGE_UPDATE, OBJ_TASK, rec->id, NULL,
-				  &t->base, rec->version);
-		swarmd__task__free_unpacked(t, NULL);
-	}
-	if (c.n_ops == 0) {
+	for (struct report *r = f->sent; r != NULL; r = r->next)
+		n++;
+	pub = xcalloc(n, sizeof(*pub));
+	n = 0;
+	for (struct report *r = f->sent; r != NULL; r = r->next)
+		to_public(r, &pub[n++]);
+	a->in_flight = true;
+	if (a->sink != NULL)
+		rc = a->sink(a->sink_data, pub, n, on_flushed, f, &err);
+	else
+		rc = agent_apply_reports(a->s, a->node_id, pub, n, on_flushed,
+					 f, &err);
+	free(pub);
+	if (rc == 1) {
+		a->in_flight = false;
 		free_reports(f->sent);
 		free(f);
-	} else {
-		a->in_flight = true;
-		if (swarm_propose(a->s, &c, on_flushed, f, &err) != 0) {
-			a->in_flight = false;
-			for (struct report *r = f->sent, *next; r != NULL;
-			     r = next) {
-				next = r->next;
-				requeue(a, r);
-			}
-			free(f);
-			kick(a, RETRY_MS);
+	} else if (rc != 0) {
+		a->in_flight = false;
+		for (struct report *r = f->sent, *next; r != NULL; r = next) {
+			next = r->next;
+			requeue(a, r);
 		}
+		free(f);
+		kick(a, RETRY_MS);
 	}
-	change_free(&c);
 }
 
 /* ---- driving the executor --------------------------------------------- */
@@ -781,6 +824,12 @@ struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
 		    on_store_event);
 	kick(a, 0);
 	return a;
+}
+
+void agent_set_report_sink(struct agent *a, agent_report_fn fn, void *data)
+{
+	a->sink = fn;
+	a->sink_data = data;
 }
 
 struct executor *agent_executor(struct agent *a)

@@ -1,9 +1,14 @@
 /* The worker side of a node: runs the tasks assigned to this node through
  * an executor and reports their status. It owns task states from ACCEPTED
  * on (ACCEPTED, PREPARING, READY, STARTING, RUNNING, and the end states),
- * as SwarmKit's agent does; managers own everything before. On a single
- * node it reads assignments straight from the store; the multi-node issue
- * only replaces that feed with the dispatcher.
+ * as SwarmKit's agent does; managers own everything before.
+ *
+ * Assignments come from swarm_store(): on a manager that is the replicated
+ * store, on a worker a local store the dispatcher session fills with this
+ * node's tasks (swarm.c). Reports go, by default, straight into a proposal
+ * (agent_apply_reports, forwarded to the leader by a follower); a worker
+ * sets a report sink that sends them over its dispatcher session, and the
+ * leader applies them with the same agent_apply_reports.
  *
  * Status reports are coalesced per task and written in one change per
  * flush, guarded by each task's version; a report that lost a race is
@@ -17,6 +22,26 @@
 #include "orchestrator/swarm.h"
 
 struct agent;
+
+/* One task's status, as the agent reports it. */
+struct agent_report {
+	char id[32];
+	int state;
+	char message[64];
+	char err[512];
+	char container_id[72];
+	int pid;
+	int exit_code;
+	bool has_container;
+};
+
+/* Where reports go instead of a local proposal. Returns 0 and calls
+ * cb(cb_data, status, err) exactly once later (status != 0: not written,
+ * the agent sends them again from the newer state), or -kind with err set
+ * and cb never fires. r is borrowed for the call. */
+typedef int (*agent_report_fn)(void *data, const struct agent_report *r,
+			       size_t n, swarm_cb cb, void *cb_data,
+			       struct sw_err *err);
 
 /* Makes the executor of node_id, reporting exits to cb(cb_data). NULL when
  * it cannot (the agent then does not run). */
@@ -32,6 +57,17 @@ typedef struct executor *(*agent_executor_factory)(void *ctx,
 struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
 			  agent_executor_factory factory, void *ctx,
 			  const char *node_id);
+
+/* Sends reports through fn(data, ...) from now on. */
+void agent_set_report_sink(struct agent *a, agent_report_fn fn, void *data);
+
+/* The manager side of a report: applies the statuses of tasks assigned to
+ * node_id (others are ignored) to s's store in one proposal, each guarded
+ * by the task's version. Returns 0 and cb fires as for swarm_propose; 1
+ * when nothing needed writing (cb never fires); or -kind with err set. */
+int agent_apply_reports(struct swarm *s, const char *node_id,
+			const struct agent_report *r, size_t n, swarm_cb cb,
+			void *data, struct sw_err *err);
 
 /* Stops the agent and closes its executor; tasks keep running. It frees
  * itself once every call and change in flight is answered. */

@@ -97,6 +97,16 @@ static bool node_eligible(const struct view *v, const char *id)
 	return false;
 }
 
+/* A node that stopped heartbeating (dispatcher.h): its tasks are replaced
+ * elsewhere, as SwarmKit's orchestrator restarts them. */
+static bool node_down(const struct view *v, const char *id)
+{
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (strcmp(v->nodes[i].id, id) == 0)
+			return strcmp(v->nodes[i].n->state, "down") == 0;
+	return false;
+}
+
 /* ---- writing tasks ------------------------------------------------------ */
 
 /* Every task is written at most once per change (a second op on it would
@@ -254,6 +264,12 @@ static void restart_and_replace(struct pass *p,
 
 		if (strcmp(t->service_id, svc_rec->id) != 0 || !rc_runnable(t))
 			continue;
+		if (!task_state_terminal(t->state) && t->slot != 0 &&
+		    t->node_id[0] != '\0' && node_down(&p->v, t->node_id)) {
+			rc_set_desired(tr, TASK_SHUTDOWN);
+			rc_new_task(p, svc_rec, svc, t->slot, NULL, 0);
+			continue;
+		}
 		if (!task_state_terminal(t->state))
 			continue;
 		if (group_has_other(p, tr)) {

@@ -223,9 +223,8 @@ static inline int runtime_pull_image(struct node_runtime *rt,
 
 /* Names the image id (or a full reference to it) ref as well, moving ref
  * if another image had it. */
-static inline int runtime_tag_image(struct node_runtime *rt,
-				    struct rt_req *req, const char *id,
-				    const char *ref, rt_cb cb,
+static inline int runtime_tag_image(struct node_runtime *rt, struct rt_req *req,
+				    const char *id, const char *ref, rt_cb cb,
 				    struct sw_err *err)
 {
 	return rt->ops->tag_image(rt, req, id, ref, cb, err);
@@ -271,8 +270,8 @@ static inline bool runtime_load_write(struct node_runtime *rt,
 
 /* Ends the input: complete says whether the whole tar was written (false
  * when the client left: the import is abandoned). The callback follows. */
-static inline void runtime_load_end(struct node_runtime *rt,
-				    struct rt_load *ld, bool complete)
+static inline void runtime_load_end(struct node_runtime *rt, struct rt_load *ld,
+				    bool complete)
 {
 	rt->ops->load_end(ld, complete);
 }
@@ -289,19 +288,17 @@ static inline int runtime_list_containers(struct node_runtime *rt,
 /* One container by full ID into req->containers[0], detailed. Callback
  * -SW_ENOTFOUND when there is none. */
 static inline int runtime_inspect_container(struct node_runtime *rt,
-					    struct rt_req *req,
-					    const char *id, rt_cb cb,
-					    struct sw_err *err)
+					    struct rt_req *req, const char *id,
+					    rt_cb cb, struct sw_err *err)
 {
 	return rt->ops->inspect_container(rt, req, id, cb, err);
 }
 
 /* Runs argv in the running container id and waits for it to exit (within
  * req->timeout_s when set): req->out, req->errout and req->exit_code. */
-static inline int runtime_exec_sync(struct node_runtime *rt,
-				    struct rt_req *req, const char *id,
-				    const char *const *argv, size_t argc,
-				    rt_cb cb, struct sw_err *err)
+static inline int runtime_exec_sync(struct node_runtime *rt, struct rt_req *req,
+				    const char *id, const char *const *argv,
+				    size_t argc, rt_cb cb, struct sw_err *err)
 {
 	return rt->ops->exec_sync(rt, req, id, argv, argc, cb, err);
 }

@@ -65,6 +65,17 @@ struct swarm_init_params {
 	struct swarm_spec_values values;
 };
 
+/* A join request as engine-api decoded it. */
+struct swarm_join_params {
+	char listen_addr[80];    /* host:port the node transport binds */
+	char advertise_addr[80]; /* host:port other nodes reach us on */
+	char data_path_addr[80];
+	const char *availability; /* "" | "active" | "pause" | "drain" */
+	char **remote_addrs;      /* host:port of managers; borrowed */
+	size_t n_remote_addrs;
+	const char *token;
+};
+
 /* A node spec as engine-api decoded it. */
 struct swarm_node_spec {
 	const char *spec_json; /* canonical JSON to store */
@@ -119,6 +130,17 @@ int swarm_load(struct swarm *s, struct sw_err *err);
 int swarm_init(struct swarm *s, const struct swarm_init_params *p,
 	       swarm_cb cb, void *data, struct sw_err *err);
 
+/* Joins the swarm of a manager among p->remote_addrs with p->token: the
+ * manager's answer gives this node its certificate and role; a manager
+ * then starts raft (the leader adds it as a voter) and cb fires once its
+ * store has caught up; a worker opens its dispatcher session and cb fires
+ * at once. Errors: 500 "invalid join token" for a malformed token; the
+ * manager's refusal (400 "... A valid join token is necessary ..."); a
+ * root CA that does not match the token. Nothing is stored on failure.
+ * 0 with cb later, or -1 (cb never fires). */
+int swarm_join(struct swarm *s, const struct swarm_join_params *p,
+	       swarm_cb cb, void *data, struct sw_err *err);
+
 /* Leaves the swarm: stops raft, wipes data-root/swarm. The API layer has
  * already applied Docker's refusal rules (force). */
 int swarm_leave(struct swarm *s, swarm_cb cb, void *data,
@@ -156,6 +178,21 @@ const char *swarm_cluster_id(const struct swarm *s);
 const char *swarm_advertise_addr(const struct swarm *s); /* host:port */
 const char *swarm_node_addr(const struct swarm *s);      /* host */
 bool swarm_is_manager(const struct swarm *s);
+/* An active member without the manager role. */
+bool swarm_is_worker(const struct swarm *s);
+/* The managers a worker knows (RemoteManagers): count, then each. */
+size_t swarm_remote_managers(const struct swarm *s);
+void swarm_remote_manager(const struct swarm *s, size_t i,
+			  const char **node_id, const char **addr);
+/* Managers whose node is ready (or lead) and the others, as dockerd
+ * counts them for its leave warnings. */
+void swarm_manager_counts(const struct swarm *s, size_t *reachable,
+			  size_t *unreachable);
+/* The leader's node transport address (host:port), NULL if unknown;
+ * borrowed until the loop runs again. */
+const char *swarm_leader_addr(const struct swarm *s);
+/* A fresh random raft server id. */
+uint64_t swarm_new_raft_id(void);
 /* True when this manager leads and accepts writes. */
 bool swarm_is_leader(const struct swarm *s);
 /* The raft id of the current leader, 0 if unknown. */

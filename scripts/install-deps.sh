@@ -12,6 +12,7 @@ containerd runc containernetworking-plugins iproute2 iptables
 busybox-static docker-registry skopeo
 docker.io
 python3 python3-pytest python3-docker
+gnuplot-nox
 "
 
 missing=""

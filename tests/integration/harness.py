@@ -668,3 +668,13 @@ def drop_cni_rules(node_id):
         if ch.startswith("CNI-") and not any(("-j " + ch) in r for r in rules):
             subprocess.run(["iptables", "-t", "nat", "-F", ch], capture_output=True)
             subprocess.run(["iptables", "-t", "nat", "-X", ch], capture_output=True)
+
+
+def own_cluster(prefix):
+    """A Cluster whose root is not /tmp/swt.*: on a shared machine other jobs
+    sweep those, which a module-scoped node living for minutes would not
+    survive."""
+    c = Cluster()
+    os.rmdir(c.root)
+    c.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    return c

@@ -1,0 +1,315 @@
+"""Multi-node swarms: 3 managers and 2 workers, each its own swarmd with its
+own containerd, data-root and 127.0.0.x address, formed with the real CLI
+(`swarm init`, `swarm join-token`, `swarm join`), then driven through
+followers, a leader crash and a worker crash.
+
+The tests of this module share one lab and run in order: each builds on
+the state the previous one left (the lab is rebuilt if a test needs nodes
+a previous failure lost).
+"""
+import json
+import time
+
+import pytest
+
+import harness
+from harness import api_error, wait_for
+
+HEARTBEAT = "1s"  # Dispatcher.HeartbeatPeriod: down after 3 s, 6 s after a failover
+NOT_MANAGER_WORKER = ("This node is not a swarm manager. Worker nodes can't be used to "
+                      "view or modify cluster state. Please run this command on a manager "
+                      "node or promote the current node to a manager.")
+BAD_TOKEN = ("rpc error: code = InvalidArgument desc = A valid join token is necessary "
+             "to join this cluster")
+LEAVE_MANAGER = ("You are attempting to leave the swarm on a node that is participating as "
+                 "a manager. The only way to restore a swarm that has lost consensus is to "
+                 "reinitialize it with `--force-new-cluster`. Use `--force` to suppress this "
+                 "message.")
+
+
+def ok(p):
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    return p.stdout
+
+
+def join(n, token, remote):
+    return n.docker("swarm", "join", "--token", token, "--advertise-addr", n.addr,
+                    "--listen-addr", n.addr + ":2377", remote + ":2377")
+
+
+def node_list(engine):
+    r = engine.request("GET", "/v1.41/nodes")
+    assert r.status == 200, r
+    return r.json()
+
+
+def node_status(engine):
+    """{node id: (state, manager status or None)} as `docker node ls` shows them."""
+    out = {}
+    for n in node_list(engine):
+        ms = n.get("ManagerStatus")
+        if ms is None:
+            col = None
+        elif ms.get("Leader"):
+            col = "Leader"
+        else:
+            col = ms["Reachability"].capitalize()
+        out[n["ID"]] = (n["Status"]["State"], col)
+    return out
+
+
+def leader_of(engine):
+    for n in node_list(engine):
+        if n.get("ManagerStatus", {}).get("Leader"):
+            return n["ID"]
+    return None
+
+
+class Lab:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.managers = []
+        self.workers = []
+        self.ids = {}
+
+    @property
+    def nodes(self):
+        return self.managers + self.workers
+
+    def alive(self, nodes=None):
+        return [n for n in (nodes or self.nodes) if n.proc is not None]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    c = harness.Cluster()
+    try:
+        lab = Lab(c)
+        nodes = [c.node() for _ in range(5)]
+        for n in nodes:
+            n.load_busybox()
+        lab.managers = nodes[:3]
+        lab.workers = nodes[3:]
+        yield lab
+    finally:
+        c.cleanup()
+
+
+def test_form_cluster(lab):
+    m1, m2, m3 = lab.managers
+    w1, w2 = lab.workers
+    ok(harness.swarm_init(m1, m1.addr, extra=("--dispatcher-heartbeat", HEARTBEAT)))
+    mtok = ok(m1.docker("swarm", "join-token", "-q", "manager")).strip()
+    wtok = ok(m1.docker("swarm", "join-token", "-q", "worker")).strip()
+    assert harness.JOIN_TOKEN_RE.match(mtok) and harness.JOIN_TOKEN_RE.match(wtok)
+
+    out = ok(join(m2, mtok, m1.addr))
+    assert out.strip() == "This node joined a swarm as a manager."
+    # A follower hands out tokens too (read from its own store).
+    assert ok(m2.docker("swarm", "join-token", "-q", "manager")).strip() == mtok
+    assert ok(join(m3, mtok, m2.addr)).strip() == "This node joined a swarm as a manager."
+    for w in lab.workers:
+        assert ok(join(w, wtok, m1.addr)).strip() == "This node joined a swarm as a worker."
+
+    for n in lab.nodes:
+        lab.ids[n.name] = harness.swarm_info(n)["NodeID"]
+    mids = {lab.ids[m.name] for m in lab.managers}
+
+    def formed(engine):
+        st = node_status(engine)
+        return (len(st) == 5 and all(s == "ready" for s, _ in st.values())
+                and sorted(c for _, c in st.values() if c) == ["Leader", "Reachable", "Reachable"]
+                and {i for i, (_, c) in st.items() if c} == mids)
+
+    for m in lab.managers:
+        wait_for(lambda: formed(m), 30, "5 ready nodes on " + m.name)
+
+
+def test_info_and_cli_on_each_role(lab):
+    m1, m2, _ = lab.managers
+    w1 = lab.workers[0]
+    info = harness.swarm_info(m2)
+    assert info["LocalNodeState"] == "active" and info["ControlAvailable"] is True
+    assert info["Managers"] == 3 and info["Nodes"] == 5
+    assert sorted(m["Addr"] for m in info["RemoteManagers"]) == \
+        sorted(m.addr + ":2377" for m in lab.managers)
+
+    info = harness.swarm_info(w1)
+    assert info["NodeID"] == lab.ids[w1.name]
+    assert info["NodeAddr"] == w1.addr
+    assert info["LocalNodeState"] == "active"
+    assert info["ControlAvailable"] is False
+    assert info["RemoteManagers"] and {m["Addr"] for m in info["RemoteManagers"]} <= \
+        {m.addr + ":2377" for m in lab.managers}
+
+    # `docker node ls` on a follower marks itself and shows the leader.
+    out = ok(m2.docker("node", "ls"))
+    lines = out.splitlines()[1:]
+    assert len(lines) == 5
+    me = [l for l in lines if l.startswith(lab.ids[m2.name])][0]
+    assert " * " in me and "Reachable" in me
+    assert sum("Leader" in l for l in lines) == 1
+
+    # Manager-only endpoints on a worker.
+    for args in (("node", "ls"), ("service", "ls"), ("swarm", "join-token", "worker")):
+        p = w1.docker(*args)
+        assert p.returncode == 1
+        assert p.stderr.strip() == "Error response from daemon: " + NOT_MANAGER_WORKER
+    assert api_error(w1.request("GET", "/v1.41/swarm")) == (503, NOT_MANAGER_WORKER)
+
+
+def test_join_refusals(lab):
+    m1 = lab.managers[0]
+    extra = lab.cluster.node()
+    try:
+        wtok = ok(m1.docker("swarm", "join-token", "-q", "worker")).strip()
+        bad = wtok[:-25] + "0" * 25
+        p = join(extra, bad, m1.addr)
+        assert p.returncode == 1
+        assert p.stderr.strip() == "Error response from daemon: " + BAD_TOKEN
+        p = join(extra, "SWMTKN-1-nonsense", m1.addr)
+        assert p.stderr.strip() == "Error response from daemon: invalid join token"
+        # A token pinning another root CA: the manager is not trusted.
+        other = "SWMTKN-1-" + "1" * 50 + wtok[-26:]
+        p = join(extra, other, m1.addr)
+        assert p.returncode == 1 and "does not match fingerprint" in p.stderr, p.stderr
+        assert harness.swarm_info(extra)["LocalNodeState"] == "inactive"
+        assert len(node_list(m1)) == 5
+    finally:
+        extra.cleanup()
+        lab.cluster.nodes.remove(extra)
+
+
+def test_writes_on_a_follower(lab):
+    m2 = lab.managers[1]
+    # Create-then-inspect on a follower never 404s (read-your-writes).
+    for i in range(5):
+        name = "fw%d" % i
+        ok(m2.docker("service", "create", "--detach", "--name", name, "--replicas", "0",
+                     "busybox:latest", "sleep", "1000"))
+        r = m2.request("GET", "/v1.41/services/" + name)
+        assert r.status == 200, r
+        ok(m2.docker("service", "rm", name))
+        assert m2.request("GET", "/v1.41/services/" + name).status == 404
+    # Stale versions fail as on the leader.
+    ok(m2.docker("service", "create", "--detach", "--name", "fwv", "--replicas", "0",
+                 "busybox:latest", "sleep", "1000"))
+    svc = m2.request("GET", "/v1.41/services/fwv").json()
+    r = m2.request("POST", "/v1.41/services/%s/update?version=1" % svc["ID"], body=svc["Spec"])
+    assert api_error(r) == (500, "rpc error: code = Unknown desc = update out of sequence")
+    ok(m2.docker("service", "rm", "fwv"))
+
+
+def tasks_by_node(engine, service):
+    out = {}
+    for t in harness.running_tasks(engine, service):
+        out.setdefault(t["NodeID"], []).append(t)
+    return out
+
+
+def test_service_spreads(lab):
+    m1 = lab.managers[0]
+    ok(m1.docker("service", "create", "--detach", "--name", "web", "--replicas", "10",
+                 "busybox:latest", "sleep", "100000"))
+    harness.wait_running(m1, "web", 10, timeout=120)
+    spread = tasks_by_node(m1, "web")
+    assert set(spread) == set(lab.ids.values()), spread
+    assert all(len(v) == 2 for v in spread.values())
+    # Followers see the same tasks.
+    harness.wait_running(lab.managers[2], "web", 10, timeout=10)
+
+
+def test_leave_rules(lab):
+    m3 = lab.managers[2]
+    assert api_error(m3.request("POST", "/v1.41/swarm/leave")) == (503, LEAVE_MANAGER)
+
+
+def test_leader_killed(lab):
+    m1 = lab.managers[0]
+    survivors = lab.managers[1:]
+    assert leader_of(survivors[0]) == lab.ids[m1.name]
+    t0 = time.time()
+    m1.kill9()
+
+    def new_leader():
+        lead = leader_of(survivors[0])
+        return lead if lead and lead != lab.ids[m1.name] else None
+    lead = wait_for(new_leader, 30, "a new leader")
+    # The API keeps working on both survivors, writes included.
+    for m in survivors:
+        wait_for(lambda: m.request("POST", "/v1.41/services/create", body={
+            "Name": "after-" + m.name, "TaskTemplate": {"ContainerSpec": {
+                "Image": "busybox:latest", "Args": ["sleep", "1000"]}},
+            "Mode": {"Replicated": {"Replicas": 0}}}).status == 201, 30, "a write on " + m.name)
+        assert m.request("GET", "/v1.41/services/after-" + m.name).status == 200
+    elected = time.time() - t0
+    # The dead manager is down and unreachable; its tasks run elsewhere.
+    def dead_down():
+        st = node_status(survivors[1])
+        return st[lab.ids[m1.name]] == ("down", "Unreachable") and \
+            sorted(c for _, c in st.values() if c) == ["Leader", "Reachable", "Unreachable"]
+    wait_for(dead_down, 30, "the old leader down")
+    harness.wait_running(survivors[0], "web", 10, timeout=60)
+    spread = tasks_by_node(survivors[0], "web")
+    assert lab.ids[m1.name] not in spread
+    assert lead in {lab.ids[m.name] for m in survivors}
+    print("leader elected and writable after %.1fs; tasks moved after %.1fs"
+          % (elected, time.time() - t0))
+
+
+def test_worker_killed(lab):
+    m = lab.managers[1]
+    w = lab.workers[0]
+    before = tasks_by_node(m, "web")
+    assert lab.ids[w.name] in before
+    t0 = time.time()
+    w.kill9()
+    wait_for(lambda: node_status(m)[lab.ids[w.name]][0] == "down", 30, "the worker down")
+
+    def moved():
+        spread = tasks_by_node(m, "web")
+        n = sum(len(v) for v in spread.values())
+        return n == 10 and lab.ids[w.name] not in spread
+    wait_for(moved, 60, "the worker's tasks replaced")
+    print("worker's tasks running elsewhere after %.1fs" % (time.time() - t0))
+    # The other worker still takes tasks through its session.
+    assert lab.ids[lab.workers[1].name] in tasks_by_node(m, "web")
+
+
+def test_killed_nodes_rejoin(lab):
+    """Restarted after kill -9, nodes come back with their certificates and
+    state: no token needed."""
+    m1 = lab.managers[0]
+    w1 = lab.workers[0]
+    for n in (m1, w1):
+        harness.restart_node(n)
+    assert harness.swarm_info(m1)["ControlAvailable"] is True
+    assert harness.swarm_info(w1)["ControlAvailable"] is False
+
+    def healed(engine):
+        st = node_status(engine)
+        return all(s == "ready" for s, _ in st.values()) and \
+            sorted(c for _, c in st.values() if c) == ["Leader", "Reachable", "Reachable"]
+    for m in lab.managers:
+        wait_for(lambda: healed(m), 60, "5 ready nodes on " + m.name)
+    harness.wait_running(m1, "web", 10, timeout=60)
+
+
+def test_promote_demote(lab):
+    m2 = lab.managers[1]
+    w2 = lab.workers[1]
+    wid = lab.ids[w2.name]
+    out = ok(m2.docker("node", "promote", wid))
+    assert out.strip() == "Node %s promoted to a manager in the swarm." % wid
+    wait_for(lambda: node_status(m2)[wid] == ("ready", "Reachable"), 30, "the promoted node reachable")
+    wait_for(lambda: harness.swarm_info(w2)["ControlAvailable"], 30, "the promoted node managing")
+    wait_for(lambda: len(node_list(w2)) == 5, 30, "node ls on the promoted node")
+    # Its tasks kept running through the change.
+    harness.wait_running(m2, "web", 10, timeout=30)
+
+    out = ok(m2.docker("node", "demote", wid))
+    assert out.strip() == "Manager %s demoted in the swarm." % wid
+    wait_for(lambda: node_status(m2)[wid] == ("ready", None), 30, "the demoted node a worker")
+    wait_for(lambda: not harness.swarm_info(w2)["ControlAvailable"], 30, "the demoted node a worker")
+    assert api_error(w2.request("GET", "/v1.41/nodes")) == (503, NOT_MANAGER_WORKER)
+    harness.wait_running(m2, "web", 10, timeout=30)
