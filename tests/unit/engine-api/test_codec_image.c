@@ -215,7 +215,8 @@ static int plan(const struct rt_image *im, const char *name, bool force,
 		const struct rt_container *c, size_t nc, struct rmi_plan *p,
 		struct sw_err *err)
 {
-	struct image_match m;
+	/* The plan borrows from the match: it must outlive the call. */
+	static struct image_match m;
 
 	assert_int_equal(codec_image_find(im, 1, name, &m, err), 0);
 	return codec_image_rmi_plan(im, &m, name, force, c, nc, p, err);
