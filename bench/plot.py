@@ -43,7 +43,7 @@ BARS = {
                 ("service_ls_s", "docker service ls", 1000),
             ]),
     "throughput": ("Requests/s, 8 keep-alive clients (median; higher is better)",
-                   "requests/s", False, [
+                   "requests/s", True, [
                        ("rps_ping", "GET /_ping", 1),
                        ("rps_services", "GET /services (1 service)", 1),
                        ("rps_tasks", "GET /tasks (100 tasks)", 1),
@@ -87,8 +87,9 @@ set ylabel "%(ylabel)s"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
+set termoption noenhanced
 set boxwidth 0.9
-set xtics rotate by 25 right scale 0 nomirror
+set xtics rotate by 25 right scale 0 nomirror noenhanced
 set bmargin 7
 set grid ytics lc rgb "#dddddd"
 set key top left

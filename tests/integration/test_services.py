@@ -519,3 +519,26 @@ def test_restart_after_kill9_adopts_running_tasks(sw):
         time.sleep(2)
     rows = table(ok(sw.docker("service", "ps", "keep")), PS_HEADER)
     assert [r[1] for r in rows] == ["keep.1", "keep.2"]
+
+
+@pytest.mark.xfail(strict=True, reason="orchestrator (jobs): removing a job service whose tasks "
+                   "still run (desired complete, state running) leaves the tasks in GET /tasks "
+                   "and their containers running")
+def test_rm_of_a_running_job_stops_its_tasks(cluster):
+    """On a node of its own: what a failure here leaks would break the
+    module's node."""
+    n = harness.swarm_node(cluster, "127.0.0.143")
+    assert harness.swarm_init(n, n.addr).returncode == 0
+    node_id = swarm_info(n)["NodeID"]
+    n.load_busybox()
+    create(n, "--name", "job", "--mode", "replicated-job", "--max-concurrent", "2",
+           "--replicas", "2", *SLEEP)
+    wait_for(lambda: len([t for t in list_tasks(n, "job") if t["Status"]["State"] == "running"])
+             == 2, 30, "2 running job tasks")
+    ok(n.docker("service", "rm", "job"))
+    try:
+        harness.wait_node_empty(n, 20)
+        assert list_tasks(n) == []
+    finally:
+        n.stop()
+        harness.drop_cni_rules(node_id)
