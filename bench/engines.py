@@ -5,12 +5,15 @@ copied): swarmd as a harness Node with its managed containerd, the reference
 dockerd 20.10 as a harness RefDockerd with its own private containerd. Every
 process is stopped by PID; nothing is killed by name.
 """
+import ipaddress
 import json
 import os
+import re
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,6 +51,63 @@ def proc_cpu(pid):
         return None
     tck = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / tck
+
+
+def _live_subnets():
+    """IPv4 networks configured on this host's interfaces."""
+    p = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True)
+    nets = []
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 3:
+            try:
+                nets.append(ipaddress.ip_interface(parts[3]).network)
+            except ValueError:
+                pass
+    return nets
+
+
+def cni_nat_cleanup(net_names=None):
+    """Deletes the per-pod masquerade rules and CNI-* chains that the CNI
+    bridge plugin (ipMasq) left in the nat table for swarmd networks whose
+    pods were never torn down (a node stopped with pods still there). Only
+    rules of the given network names, or with net_names None, of swarmd
+    networks whose bridge is gone (no interface holds the pod's subnet), so
+    a live node's rules are never touched. Returns the number of pods."""
+    p = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return 0
+    live = _live_subnets()
+    batch = []
+    for line in p.stdout.splitlines():
+        if not line.startswith("-A POSTROUTING ") or 'name: \\"swarmd-' not in line:
+            continue
+        m = re.search(r'-s (\S+) .*name: \\"(swarmd-[0-9a-z]+)\\".* -j (CNI-[0-9a-f]+)$', line)
+        if not m:
+            continue
+        src, name, chain = m.groups()
+        if net_names is not None and name not in net_names:
+            continue
+        try:
+            ip = ipaddress.ip_interface(src).ip
+        except ValueError:
+            continue
+        if any(ip in n for n in live):
+            continue
+        batch.append((line, chain))
+    if not batch:
+        return 0
+    text = "*nat\n" + "".join("-D" + line[2:] + "\n" for line, _ in batch)
+    text += "".join("-F %s\n-X %s\n" % (c, c) for _, c in batch) + "COMMIT\n"
+    r = subprocess.run(["iptables-restore", "--noflush"], input=text,
+                       capture_output=True, text=True)
+    if r.returncode != 0:  # something changed meanwhile: one by one
+        for line, chain in batch:
+            subprocess.run(["iptables", "-t", "nat"] + ["-D"] + shlex.split(line)[1:],
+                           capture_output=True)
+            subprocess.run(["iptables", "-t", "nat", "-F", chain], capture_output=True)
+            subprocess.run(["iptables", "-t", "nat", "-X", chain], capture_output=True)
+    return len(batch)
 
 
 class Engine:
@@ -160,9 +220,26 @@ class Swarmd(Engine):
     def version(self):
         return "swarmd " + self.api("GET", "/version").get("Version", "?")
 
+    def net_names(self):
+        """CNI network names in the conflists swarmd wrote for its node."""
+        d = os.path.join(self.engine.data_root, "containerd", "cni", "net.d")
+        names = set()
+        try:
+            for f in os.listdir(d):
+                with open(os.path.join(d, f)) as fh:
+                    names.add(json.load(fh).get("name"))
+        except (OSError, ValueError):
+            pass
+        return names - {None}
+
     def stop(self):
         self.close()
+        nets = self.net_names()
         self.cluster.cleanup()
+        # Pods that were never torn down (e.g. the leak after service rm)
+        # leave their masquerade rules behind once the node is gone.
+        if nets:
+            cni_nat_cleanup(nets)
 
 
 class Dockerd(Engine):

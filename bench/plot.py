@@ -134,7 +134,7 @@ def converge_plot(result, outdir, tmp):
                       % (i + 1, end, end, COLORS[name]))
     gnuplot("""%(term)s
 set output "%(out)s"
-set title "Tasks RUNNING: service create (50 replicas), then scale to 100 (dotted line), polled every 50 ms"
+set title "Tasks RUNNING: create 50 replicas, then scale to 100 (dotted line); 50 ms polls"
 set xlabel "seconds since service create"
 set ylabel "tasks running"
 set grid lc rgb "#dddddd"
