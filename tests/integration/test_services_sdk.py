@@ -14,7 +14,7 @@ from docker.types import (DNSConfig, EndpointSpec, Healthcheck, Resources, Resta
                           ServiceMode, UpdateConfig)
 
 import harness
-from harness import api_json, cri_containers, swarm_info, wait_for
+from harness import api_json, live_containers, swarm_info, wait_for
 
 # docker-py 5.0.3 uses distutils' deprecated version classes on every call.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -53,7 +53,8 @@ def client(swarm):
         c.close()
         if swarm.proc is not None:
             harness.remove_services(swarm)
-            harness.wait_node_empty(swarm)
+            left = harness.settle_node(swarm)
+            assert not left, "service rm left these behind: %r" % left
 
 
 def running(svc, n, timeout=30):
@@ -67,7 +68,15 @@ def running(svc, n, timeout=30):
 
 def running_containers(node):
     return {c for c, (_, st) in harness.ctr_processes(node).items() if st == "RUNNING"} & \
-        cri_containers(node)
+        harness.cri_containers(node)
+
+
+def settled(node, name):
+    """Until the service's update (if the change started one) completed."""
+    def done():
+        us = api_json(node, "GET", "/v1.41/services/" + name).get("UpdateStatus")
+        return us is None or us["State"] == "completed"
+    wait_for(done, 60, "the update of %s to complete" % name, interval=0.2)
 
 
 def cids(tasks):
@@ -149,7 +158,7 @@ def test_create_inspect_and_list(client, swarm):
     assert all(t["Spec"]["ContainerSpec"]["Env"] == ["X=1"] for t in tasks)
     other = running(client.services.get("sdk-other"), 1)
     assert "Slot" not in other[0] and other[0]["NodeID"] == swarm_info(swarm)["NodeID"]
-    assert cri_containers(swarm) == cids(tasks) | cids(other)
+    assert live_containers(swarm) == cids(tasks) | cids(other)
 
 
 def test_update_merges_the_current_spec_and_replaces_tasks(client, swarm):
@@ -199,6 +208,7 @@ def test_scale(client, swarm):
     assert svc.scale(4) == {"Warnings": None}
     svc.reload()
     assert svc.attrs["Spec"]["Mode"] == {"Replicated": {"Replicas": 4}}
+    settled(swarm, "sc")
     tasks = running(svc, 4)
     assert [t["Slot"] for t in tasks] == [1, 2, 3, 4]
     # scale() posts the spec read with insertDefaults=true: the template
