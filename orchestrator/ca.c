@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/alloc.h"
+#include "lib/sslerr.h"
 
 #define ROOT_CN "swarm-ca"
 /* SwarmKit's RootCAExpiration, "630720000s": 20 years of 365 days. */
@@ -44,27 +45,6 @@ struct ca_keypair {
 	char *cert_pem; /* NULL until issued */
 };
 
-/* Fills err with `what` and the drained OpenSSL error queue. The queue is
- * per thread, so stale entries would mislead the next caller. */
-static int ossl_err(struct sw_err *err, enum sw_errkind kind, const char *what)
-{
-	char detail[400] = "";
-	size_t len = 0;
-	unsigned long e;
-
-	while ((e = ERR_get_error()) != 0) {
-		char one[200];
-
-		ERR_error_string_n(e, one, sizeof(one));
-		if (len + strlen(one) + 3 < sizeof(detail))
-			len +=
-			    (size_t)snprintf(detail + len, sizeof(detail) - len,
-					     "%s%s", len > 0 ? "; " : "", one);
-	}
-	if (len == 0)
-		return sw_err_set(err, kind, "%s", what);
-	return sw_err_set(err, kind, "%s: %s", what, detail);
-}
 
 /* Refuses encrypted PEM: with no callback, OpenSSL would prompt for a
  * passphrase on the daemon's terminal. */
@@ -89,7 +69,7 @@ static char *cert_to_pem(X509 *cert, struct sw_err *err)
 	if (bio != NULL && PEM_write_bio_X509(bio, cert) == 1)
 		pem = bio_strdup(bio);
 	else
-		ossl_err(err, SW_ESYSTEM, "encoding certificate");
+		sslerr_set(err, SW_ESYSTEM, "encoding certificate");
 	BIO_free(bio);
 	return pem;
 }
@@ -102,7 +82,7 @@ static char *csr_to_pem(X509_REQ *csr, struct sw_err *err)
 	if (bio != NULL && PEM_write_bio_X509_REQ(bio, csr) == 1)
 		pem = bio_strdup(bio);
 	else
-		ossl_err(err, SW_ESYSTEM, "encoding CSR");
+		sslerr_set(err, SW_ESYSTEM, "encoding CSR");
 	BIO_free(bio);
 	return pem;
 }
@@ -118,7 +98,7 @@ static char *key_to_pem(EVP_PKEY *key, struct sw_err *err)
 			       bio, key, NULL, NULL, 0, NULL, NULL) == 1)
 		pem = bio_strdup(bio);
 	else
-		ossl_err(err, SW_ESYSTEM, "encoding private key");
+		sslerr_set(err, SW_ESYSTEM, "encoding private key");
 	BIO_free(bio);
 	return pem;
 }
@@ -131,7 +111,7 @@ static X509 *pem_to_cert(const char *pem, struct sw_err *err)
 	if (bio != NULL)
 		cert = PEM_read_bio_X509(bio, NULL, no_passphrase_cb, NULL);
 	if (cert == NULL)
-		ossl_err(err, SW_EINVALID, "invalid certificate");
+		sslerr_set(err, SW_EINVALID, "invalid certificate");
 	BIO_free(bio);
 	return cert;
 }
@@ -145,7 +125,7 @@ static EVP_PKEY *pem_to_key(const char *pem, struct sw_err *err)
 		key =
 		    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, NULL);
 	if (key == NULL)
-		ossl_err(err, SW_EINVALID, "invalid private key");
+		sslerr_set(err, SW_EINVALID, "invalid private key");
 	BIO_free(bio);
 	return key;
 }
@@ -158,7 +138,7 @@ static X509_REQ *pem_to_csr(const char *pem, struct sw_err *err)
 	if (bio != NULL)
 		csr = PEM_read_bio_X509_REQ(bio, NULL, no_passphrase_cb, NULL);
 	if (csr == NULL)
-		ossl_err(err, SW_EINVALID, "invalid CSR");
+		sslerr_set(err, SW_EINVALID, "invalid CSR");
 	BIO_free(bio);
 	return csr;
 }
@@ -312,12 +292,12 @@ struct ca_root *ca_root_new(time_t now, struct sw_err *err)
 	ERR_clear_error();
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
-		ossl_err(err, SW_ESYSTEM, "generating root CA key");
+		sslerr_set(err, SW_ESYSTEM, "generating root CA key");
 		return NULL;
 	}
 	cert = root_cert_build(key, now);
 	if (cert == NULL) {
-		ossl_err(err, SW_ESYSTEM, "creating root CA certificate");
+		sslerr_set(err, SW_ESYSTEM, "creating root CA certificate");
 		goto err_free_key;
 	}
 	root = root_wrap(cert, key, NULL, err);
@@ -336,7 +316,7 @@ static int root_cert_check(X509 *cert, struct sw_err *err)
 		return sw_err_set(err, SW_EINVALID,
 				  "root CA certificate is not a CA");
 	if (X509_self_signed(cert, 1) != 1)
-		return ossl_err(err, SW_EINVALID,
+		return sslerr_set(err, SW_EINVALID,
 				"root CA certificate is not self-signed");
 	return 0;
 }
@@ -363,7 +343,7 @@ struct ca_root *ca_root_load(const char *cert_pem, const char *key_pem,
 			goto err_free_cert;
 		}
 		if (X509_check_private_key(cert, key) != 1) {
-			ossl_err(err, SW_EINVALID,
+			sslerr_set(err, SW_EINVALID,
 				 "root CA key does not match its certificate");
 			goto err_free_key;
 		}
@@ -447,7 +427,7 @@ int ca_root_tls_info(const struct ca_root *root, struct ca_tls_info *info,
 	if (subject_len <= 0 || spki_len <= 0) {
 		OPENSSL_free(subject);
 		OPENSSL_free(spki);
-		return ossl_err(err, SW_ESYSTEM, "encoding TLS info");
+		return sslerr_set(err, SW_ESYSTEM, "encoding TLS info");
 	}
 	info->trust_root = xstrdup(root->cert_pem);
 	info->cert_issuer_subject = der_base64(subject, subject_len);
@@ -507,7 +487,7 @@ static bool key_acceptable(EVP_PKEY *pub)
 static int csr_check(X509_REQ *csr, EVP_PKEY *pub, struct sw_err *err)
 {
 	if (pub == NULL || X509_REQ_verify(csr, pub) != 1)
-		return ossl_err(err, SW_EINVALID, "invalid CSR signature");
+		return sslerr_set(err, SW_EINVALID, "invalid CSR signature");
 	if (!key_acceptable(pub))
 		return sw_err_set(err, SW_EINVALID, "unsupported CSR key type");
 	return 0;
@@ -608,7 +588,7 @@ char *ca_root_sign_csr(const struct ca_root *root,
 		goto out_free_csr;
 	cert = node_cert_build(root, req, X509_REQ_get0_pubkey(csr));
 	if (cert == NULL) {
-		ossl_err(err, SW_ESYSTEM, "signing node certificate");
+		sslerr_set(err, SW_ESYSTEM, "signing node certificate");
 		goto out_free_csr;
 	}
 	pem = cert_to_pem(cert, err);
@@ -631,7 +611,7 @@ int ca_root_verify(const struct ca_root *root, X509 *cert, time_t now,
 	if (store == NULL || ctx == NULL ||
 	    X509_STORE_add_cert(store, root->cert) != 1 ||
 	    X509_STORE_CTX_init(ctx, store, cert, NULL) != 1) {
-		rc = ossl_err(err, SW_ESYSTEM, "preparing certificate check");
+		rc = sslerr_set(err, SW_ESYSTEM, "preparing certificate check");
 		goto out;
 	}
 	X509_STORE_CTX_set_time(ctx, 0, now);
@@ -715,7 +695,7 @@ int ca_cert_validity(X509 *cert, time_t *not_before, time_t *not_after,
 	ERR_clear_error();
 	if (asn1_time_unix(X509_get0_notBefore(cert), not_before) != 0 ||
 	    asn1_time_unix(X509_get0_notAfter(cert), not_after) != 0)
-		return ossl_err(err, SW_EINVALID,
+		return sslerr_set(err, SW_EINVALID,
 				"invalid certificate validity");
 	return 0;
 }
@@ -747,12 +727,12 @@ struct ca_keypair *ca_keypair_new(struct sw_err *err)
 	ERR_clear_error();
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
-		ossl_err(err, SW_ESYSTEM, "generating node key");
+		sslerr_set(err, SW_ESYSTEM, "generating node key");
 		return NULL;
 	}
 	csr = csr_build(key);
 	if (csr == NULL) {
-		ossl_err(err, SW_ESYSTEM, "creating CSR");
+		sslerr_set(err, SW_ESYSTEM, "creating CSR");
 		goto err_free_key;
 	}
 	csr_pem = csr_to_pem(csr, err);
@@ -814,7 +794,7 @@ int ca_keypair_set_cert(struct ca_keypair *kp, const char *cert_pem,
 		return -(int)err->kind;
 	if (X509_check_private_key(cert, kp->key) != 1) {
 		X509_free(cert);
-		return ossl_err(err, SW_EINVALID,
+		return sslerr_set(err, SW_EINVALID,
 				"certificate does not match the node key");
 	}
 	X509_free(kp->cert);

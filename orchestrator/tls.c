@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "lib/alloc.h"
+#include "lib/sslerr.h"
 #include "orchestrator/tokens.h"
 
 enum {
@@ -50,27 +51,6 @@ struct tls_write {
 
 /* ---- errors ---- */
 
-/* Fills err with `what` and the drained OpenSSL error queue. The queue is
- * per thread, so stale entries would mislead the next caller. */
-static int ossl_err(struct sw_err *err, enum sw_errkind kind, const char *what)
-{
-	char detail[400] = "";
-	size_t len = 0;
-	unsigned long e;
-
-	while ((e = ERR_get_error()) != 0) {
-		char one[200];
-
-		ERR_error_string_n(e, one, sizeof(one));
-		if (len + strlen(one) + 3 < sizeof(detail))
-			len +=
-			    (size_t)snprintf(detail + len, sizeof(detail) - len,
-					     "%s%s", len > 0 ? "; " : "", one);
-	}
-	if (len == 0)
-		return sw_err_set(err, kind, "%s", what);
-	return sw_err_set(err, kind, "%s: %s", what, detail);
-}
 
 static void kick_cb(uv_idle_t *h);
 
@@ -100,7 +80,7 @@ static void fail_ossl(struct tls_conn *c, enum sw_errkind kind,
 {
 	struct sw_err e;
 
-	ossl_err(&e, kind, what);
+	sslerr_set(&e, kind, what);
 	fail(c, kind, "%s", e.msg);
 }
 
@@ -113,14 +93,14 @@ static SSL_CTX *ctx_base(struct sw_err *err)
 	ERR_clear_error();
 	ssl = SSL_CTX_new(TLS_method());
 	if (ssl == NULL) {
-		ossl_err(err, SW_ESYSTEM, "creating a TLS context");
+		sslerr_set(err, SW_ESYSTEM, "creating a TLS context");
 		return NULL;
 	}
 	if (SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ssl, tls12_ciphers) != 1 ||
 	    SSL_CTX_set1_groups_list(ssl, tls_groups) != 1 ||
 	    SSL_CTX_set_num_tickets(ssl, 0) != 1) {
-		ossl_err(err, SW_ESYSTEM, "configuring a TLS context");
+		sslerr_set(err, SW_ESYSTEM, "configuring a TLS context");
 		SSL_CTX_free(ssl);
 		return NULL;
 	}
@@ -152,7 +132,7 @@ static int ctx_use_keypair(SSL_CTX *ssl, const struct ca_root *root,
 	    SSL_CTX_use_PrivateKey(ssl, ca_keypair_pkey(kp)) != 1 ||
 	    SSL_CTX_check_private_key(ssl) != 1 ||
 	    SSL_CTX_add1_chain_cert(ssl, ca_root_cert(root)) != 1)
-		return ossl_err(err, SW_EINVALID,
+		return sslerr_set(err, SW_EINVALID,
 				"loading the node certificate");
 	return 0;
 }
@@ -176,7 +156,7 @@ struct tls_ctx *tls_ctx_new(const struct ca_root *root,
 		return NULL;
 	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ssl),
 				ca_root_cert(root)) != 1) {
-		ossl_err(err, SW_ESYSTEM, "loading the root CA");
+		sslerr_set(err, SW_ESYSTEM, "loading the root CA");
 		goto err_free;
 	}
 	if (kp != NULL && ctx_use_keypair(ssl, root, kp, err) != 0)
@@ -274,7 +254,7 @@ static int pin_root(struct tls_conn *c, X509 *leaf, struct sw_err *err)
 	if (pem == NULL || EVP_Digest(pem, strlen(pem), digest, &dlen,
 				      EVP_sha256(), NULL) != 1) {
 		free(pem);
-		return ossl_err(err, SW_ESYSTEM, "hashing the root CA");
+		return sslerr_set(err, SW_ESYSTEM, "hashing the root CA");
 	}
 	memset(&tok, 0, sizeof(tok));
 	memcpy(tok.root_digest, c->ctx->pin, CA_DIGEST_LEN);
@@ -543,7 +523,7 @@ int tls_conn_init(struct tls_conn *c, uv_loop_t *loop, struct tls_ctx *ctx,
 	in = BIO_new(BIO_s_mem());
 	out = BIO_new(BIO_s_mem());
 	if (c->ssl == NULL || in == NULL || out == NULL) {
-		ossl_err(err, SW_ESYSTEM, "creating a TLS session");
+		sslerr_set(err, SW_ESYSTEM, "creating a TLS session");
 		BIO_free(in);
 		BIO_free(out);
 		SSL_free(c->ssl);
