@@ -535,6 +535,10 @@ void exec_cri_status_from(const Runtime__V1__ContainerStatusResponse *r,
 	st->created_at = cs->created_at;
 	st->started_at = cs->started_at;
 	st->finished_at = cs->finished_at;
+	/* containerd 1.6 stamps StartedAt after Start returns, so a process
+	 * that exits at once can show a finish before its start. */
+	if (st->finished_at != 0 && st->finished_at < st->started_at)
+		st->finished_at = st->started_at;
 	st->exit_code = cs->exit_code;
 	st->oom_killed = strcmp(cs->reason, "OOMKilled") == 0;
 	switch (cs->state) {

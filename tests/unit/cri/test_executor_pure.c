@@ -427,6 +427,12 @@ static void test_status_from(void **state)
 	assert_true(st.oom_killed);
 	assert_string_equal(st.err, "task: non-zero exit (137)");
 
+	/* containerd's start/exit race: the finish never precedes the start. */
+	cs.started_at = 5000;
+	cs.finished_at = 4990;
+	exec_cri_status_from(&r, &st);
+	assert_true(st.finished_at == 5000);
+
 	cs.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
 	exec_cri_status_from(&r, &st);
 	assert_int_equal(st.state, EXEC_READY);
