@@ -19,7 +19,7 @@ struct atask {
 	struct exec_req req;
 	bool busy;      /* an executor call is in flight */
 	bool prepared;  /* the container exists */
-	bool removing;
+	bool remove_pending; /* deleted from the store while busy */
 	struct atask *next;
 };
 
@@ -61,6 +61,18 @@ struct agent {
 };
 
 static void kick(struct agent *a, uint64_t ms);
+static void remove_task(struct agent *a, struct atask *t);
+
+/* Ends an executor call. A task deleted from the store while the call was
+ * in flight is removed now; returns true when that removal took over. */
+static bool call_done(struct atask *t)
+{
+	t->busy = false;
+	if (!t->remove_pending || t->a->stopping)
+		return false;
+	remove_task(t->a, t);
+	return true;
+}
 
 /* ---- local task table ------------------------------------------------- */
 
@@ -487,7 +499,10 @@ static void on_started(struct exec_req *req, int status)
 	struct atask *t = req->data;
 	struct agent *a = t->a;
 
-	t->busy = false;
+	if (call_done(t)) {
+		kick(a, FLUSH_MS);
+		return;
+	}
 	if (status == 0)
 		report_status(a, t->id, task_state_of(req->status.state),
 			      &req->status);
@@ -513,7 +528,10 @@ static void on_prepared(struct exec_req *req, int status)
 	struct atask *t = req->data;
 	struct agent *a = t->a;
 
-	t->busy = false;
+	if (call_done(t)) {
+		kick(a, FLUSH_MS);
+		return;
+	}
 	if (status != 0) {
 		if (!a->stopping)
 			log_warn("agent: preparing task %s: %s", t->id,
@@ -567,7 +585,10 @@ static void on_stopped(struct exec_req *req, int status)
 	struct atask *t = req->data;
 	struct agent *a = t->a;
 
-	t->busy = false;
+	if (call_done(t)) {
+		kick(a, FLUSH_MS);
+		return;
+	}
 	if (status == 0) {
 		req->status.state = EXEC_SHUTDOWN;
 		snprintf(req->status.message, sizeof(req->status.message),
@@ -595,21 +616,34 @@ static void on_removed(struct exec_req *req, int status)
 	struct agent *a = t->a;
 
 	t->busy = false;
-	if (!a->stopping)
-		forget(a, t);
+	if (a->stopping)
+		return;
+	if (status != 0) {
+		/* Left for the next pass to retry: a container must not leak. */
+		log_warn("agent: removing task %s: %s", t->id, req->err.msg);
+		t->remove_pending = true;
+		kick(a, RETRY_MS);
+		return;
+	}
+	forget(a, t);
 }
 
 static void remove_task(struct agent *a, struct atask *t)
 {
 	struct sw_err err;
 
-	if (t->busy)
+	if (t->busy) {
+		/* Stop or prepare in flight: its callback removes. */
+		t->remove_pending = true;
 		return;
-	t->removing = true;
+	}
+	t->remove_pending = false;
 	t->busy = true;
 	if (executor_remove(a->ex, &t->req, t->id, on_removed, &err) != 0) {
 		t->busy = false;
+		t->remove_pending = true;
 		log_warn("agent: removing task %s: %s", t->id, err.msg);
+		kick(a, RETRY_MS);
 	}
 }
 
@@ -657,7 +691,9 @@ static void drive(struct agent *a, const struct store_record *rec,
 		prepare_task(a, at, t);
 	} else if (!at->prepared && state < TASK_RUNNING) {
 		prepare_task(a, at, t);
-	} else if (at->prepared && state == TASK_READY) {
+	} else if (at->prepared && state == TASK_READY &&
+		   t->desired_state >= TASK_RUNNING) {
+		/* Wanted only "ready": a delayed restart waits prepared. */
 		start_task(a, at);
 	}
 }
@@ -667,8 +703,23 @@ static bool mine(const struct agent *a, const Swarmd__Task *t)
 	return strcmp(t->node_id, a->node_id) == 0;
 }
 
+/* Removals that waited for a call in flight or failed before. */
+static void retry_removals(struct agent *a)
+{
+	struct atask *t = a->tasks;
+
+	while (t != NULL) {
+		struct atask *next = t->next;
+
+		if (t->remove_pending && !t->busy)
+			remove_task(a, t);
+		t = next;
+	}
+}
+
 static void run_pass(struct agent *a)
 {
+	retry_removals(a);
 	for (const struct store_record *r =
 		     store_first(swarm_store(a->s), OBJ_TASK);
 	     r != NULL; r = store_next(r)) {

@@ -177,8 +177,12 @@ void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 	t.spec_version = svc->spec_version;
 	t.spec = svc->task;
 	t.spec_json = svc->task_template_json;
-	/* Job tasks run to completion: Docker wants them "complete". */
-	t.desired_state = is_job(svc) ? TASK_COMPLETE : TASK_RUNNING;
+	/* Job tasks run to completion: Docker wants them "complete". A
+	 * delayed restart is placed and prepared at once but wanted only
+	 * "ready" until its delay is over, as SwarmKit does. */
+	t.desired_state = delay_ns > 0      ? TASK_READY
+			  : is_job(svc) ? TASK_COMPLETE
+					: TASK_RUNNING;
 	t.job_iteration = svc->job_iteration;
 	t.state = TASK_NEW;
 	t.message = "created";
@@ -229,6 +233,19 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 	return ended <= spec->restart_max_attempts;
 }
 
+/* A delayed restart that ended before its delay was over (a missing image
+ * is rejected while the task waits prepared) is replaced only when the
+ * delay ends, as SwarmKit does, so a failing task cannot spin; the pass
+ * wakes up then. */
+static bool still_delayed(struct view *v, const Swarmd__Task *t)
+{
+	if (t->desired_state != TASK_READY || t->restart_at_ns <= v->now)
+		return false;
+	if (v->wake_at == 0 || t->restart_at_ns < v->wake_at)
+		v->wake_at = t->restart_at_ns;
+	return true;
+}
+
 /* ---- one service ----------------------------------------------------------- */
 
 bool rc_runnable(const Swarmd__Task *t)
@@ -277,7 +294,7 @@ static void restart_and_replace(struct pass *p,
 			rc_set_desired(tr, TASK_SHUTDOWN);
 			continue;
 		}
-		if (!should_restart(&p->v, t))
+		if (still_delayed(&p->v, t) || !should_restart(&p->v, t))
 			continue;
 		delay = t->spec ? t->spec->restart_delay_ns : 0;
 		rc_set_desired(tr, TASK_SHUTDOWN);
@@ -459,7 +476,8 @@ static void job_tasks(struct pass *p, const struct store_record *rec,
 			jc->next_slot = t->slot + 1;
 		if (t->state == TASK_COMPLETE) {
 			jc->completed++;
-		} else if (!task_state_terminal(t->state)) {
+		} else if (!task_state_terminal(t->state) ||
+			   still_delayed(&p->v, t)) {
 			jc->active++;
 		} else if (should_restart(&p->v, t)) {
 			rc_set_desired(tr, TASK_SHUTDOWN);
@@ -569,7 +587,7 @@ static void prune(struct pass *p)
 		bool service_gone =
 			store_get(st, OBJ_SERVICE, t->service_id) == NULL;
 
-		if (service_gone && rc_runnable(t)) {
+		if (service_gone && wanted(t)) {
 			rc_set_desired(tr, TASK_REMOVE);
 			continue;
 		}
@@ -688,6 +706,22 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
 }
 
+/* A delayed restart becomes wanted running (complete for a job) once its
+ * delay is over; until then the pass wakes up for it. */
+static void release_delayed(struct pass *p, struct task_rec *tr)
+{
+	const struct store_record *r;
+	Swarmd__Service *svc;
+
+	if (still_delayed(&p->v, tr->t) || task_state_terminal(tr->t->state))
+		return;
+	r = store_get(swarm_store(p->r->s), OBJ_SERVICE, tr->t->service_id);
+	svc = r ? services_unpack(r) : NULL;
+	rc_set_desired(tr, svc != NULL && is_job(svc) ? TASK_COMPLETE
+						      : TASK_RUNNING);
+	swarmd__service__free_unpacked(svc, NULL);
+}
+
 static void allocate_and_schedule(struct pass *p)
 {
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
@@ -696,13 +730,9 @@ static void allocate_and_schedule(struct pass *p)
 
 		if (!wanted(t) || tr->deleted)
 			continue;
+		if (t->desired_state == TASK_READY)
+			release_delayed(p, tr);
 		if (t->state == TASK_NEW) {
-			if (t->restart_at_ns > p->v.now) {
-				if (p->v.wake_at == 0 ||
-				    t->restart_at_ns < p->v.wake_at)
-					p->v.wake_at = t->restart_at_ns;
-				continue;
-			}
 			set_state(&p->v, tr, TASK_PENDING,
 				  "pending task scheduling");
 		} else if (t->state == TASK_PENDING) {

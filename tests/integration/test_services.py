@@ -334,11 +334,6 @@ def test_missing_image_rejects_tasks_and_the_service_stays(sw, cli):
     assert live_containers(sw) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator/reconcile.c: the retry of a rejected task "
-                   "waits unassigned (state new, desired running, no error) for the restart "
-                   "delay, and the CLI shows the slot's lowest-desired-state task; SwarmKit "
-                   "creates it desired ready, assigns and prepares it at once, so it is the "
-                   "rejected one with the error (CONTRACT.md §6.6, §9)")
 @pytest.mark.parametrize("cli", CLIS)
 def test_create_without_detach_shows_the_task_error(sw, cli):
     """Without -d the CLI waits forever on a missing image, printing the
@@ -522,9 +517,6 @@ def test_restart_after_kill9_adopts_running_tasks(sw):
     assert [r[1] for r in rows] == ["keep.1", "keep.2"]
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator (jobs): removing a job service whose tasks "
-                   "still run (desired complete, state running) leaves the tasks in GET /tasks "
-                   "and their containers running")
 def test_rm_of_a_running_job_stops_its_tasks(cluster):
     """On a node of its own: what a failure here leaks would break the
     module's node."""

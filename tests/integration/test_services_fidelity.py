@@ -332,10 +332,6 @@ def test_cli_missing_image(pair):
     pair.check()
 
 
-@pytest.mark.xfail(strict=True, reason="orchestrator/reconcile.c: a replacement task waits "
-                   "unassigned in state new for the restart delay (desired running); SwarmKit "
-                   "assigns and prepares it at once with desired ready, so the newest retry of "
-                   "a missing image shows Ready/Rejected (CONTRACT.md §6.6)")
 def test_cli_missing_image_newest_retry(pair):
     pair.cli(harness.CLI28, "service", "create", "-d", "--name", "bad", "nosuchimage:v1")
     pair.both(lambda e: wait_for(lambda: len([t for t in list_tasks(e, "bad")
