@@ -142,8 +142,10 @@ def test_containers_api(env):
     for f in ('{"name":["web.1"]}', '{"name":["%s"]}' % env.task["ID"][:10]):
         assert [i["Id"] for i in harness.api_json(
             n, "GET", "/v1.41/containers/json?all=1&filters=" + f)] == [env.cid]
-    assert harness.api_json(n, "GET", "/v1.41/containers/json?" +
-                            q({"id": [env.cid[:8]]})) == items
+    def without_status(cs):  # "Up N seconds" moves on between two calls
+        return [{k: v for k, v in x.items() if k != "Status"} for x in cs]
+    assert without_status(harness.api_json(n, "GET", "/v1.41/containers/json?" +
+                                           q({"id": [env.cid[:8]]}))) == without_status(items)
     assert harness.api_json(n, "GET", "/v1.41/containers/json?" +
                             q({"is-task": ["false"]})) == []
     assert api_error(n.request("GET", "/v1.41/containers/json?" + q({"status": ["x"]}))) == \
