@@ -1095,6 +1095,7 @@ struct exec_cri {
 	struct op *ops;
 	exec_event_cb on_event;
 	void *event_data;
+	struct node_runtime *runtime; /* probes */
 	bool closing;
 	struct op *sync_op; /* started inside the caller's call right now */
 	exec_close_cb close_cb;
@@ -2923,7 +2924,72 @@ static void cri_close(struct executor *base, exec_close_cb cb, void *data)
 	cri_client_close(ex->cri, on_cri_closed, ex);
 }
 
+/* ---- Probes ---- */
+
+/* A probe runs through the node runtime's ExecSync, the call docker exec
+ * uses, so it holds no task slot: a stop may be in flight meanwhile. */
+struct probe {
+	struct rt_req rreq;
+	struct exec_req *req;
+	exec_cb cb;
+};
+
+static void on_probe_done(struct rt_req *rreq, int status)
+{
+	struct probe *p = rreq->data;
+	struct exec_req *req = p->req;
+
+	memset(&req->status, 0, sizeof(req->status));
+	req->output_len = rreq->out_len + rreq->errout_len;
+	req->output = xmalloc(req->output_len + 1);
+	if (rreq->out_len > 0)
+		memcpy(req->output, rreq->out, rreq->out_len);
+	if (rreq->errout_len > 0)
+		memcpy(req->output + rreq->out_len, rreq->errout,
+		       rreq->errout_len);
+	req->output[req->output_len] = '\0';
+	if (status == 0)
+		req->status.exit_code = rreq->exit_code;
+	else
+		req->err = rreq->err;
+	p->cb(req, status);
+	free(req->output);
+	req->output = NULL;
+	req->output_len = 0;
+	free(p);
+}
+
+static int cri_probe(struct executor *base, struct exec_req *req,
+		     const char *task_id, const char *const *argv, size_t argc,
+		     int64_t timeout_ns, exec_cb cb, struct sw_err *err)
+{
+	struct exec_cri *ex = to_ex(base);
+	struct ctask *t = task_find(ex, task_id);
+	struct probe *p;
+	int rc;
+
+	if (ex->closing)
+		return sw_err_set(err, SW_EUNAVAILABLE, "executor is closing");
+	if (ex->runtime == NULL)
+		return sw_err_set(err, SW_ENOTIMPL,
+				  "no probes on this executor");
+	if (t == NULL || !t->resolved || t->ctr_id[0] == '\0')
+		return sw_err_set(err, SW_ENOTFOUND,
+				  "task %s has no container", task_id);
+	p = xcalloc(1, sizeof(*p));
+	p->req = req;
+	p->cb = cb;
+	p->rreq.data = p;
+	p->rreq.timeout_s = (timeout_ns + 999999999) / 1000000000;
+	rc = runtime_exec_sync(ex->runtime, &p->rreq, t->ctr_id, argv, argc,
+			       on_probe_done, err);
+	if (rc != 0)
+		free(p);
+	return rc;
+}
+
 static const struct executor_ops cri_ops = {
+    .probe = cri_probe,
     .prepare = cri_prepare,
     .start = cri_start,
     .stop = cri_stop,
@@ -3024,6 +3090,7 @@ struct executor *executor_cri_new(uv_loop_t *loop, const char *socket,
 	ex->has_net = cfg->cni_conf_dir != NULL;
 	ex->on_event = cfg->on_event;
 	ex->event_data = cfg->event_data;
+	ex->runtime = cfg->runtime;
 	uv_timer_init(loop, &ex->poll_timer);
 	uv_timer_init(loop, &ex->net_timer);
 	uv_timer_init(loop, &ex->defer_timer);

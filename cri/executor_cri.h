@@ -35,6 +35,7 @@
 #include "cri/grpc.h"
 #include "lib/err.h"
 #include "orchestrator/executor.h"
+#include "orchestrator/runtime.h"
 
 enum {
 	EXEC_CRI_POLL_MS = 500,
@@ -68,6 +69,10 @@ struct exec_cri_config {
 	const struct grpc_opts *grpc; /* NULL: defaults */
 	exec_event_cb on_event;       /* may be NULL */
 	void *event_data;
+	/* Runs healthcheck probes (its ExecSync, as docker exec does); NULL:
+	 * executor_probe is refused. Borrowed: it must outlive the
+	 * executor's probes. */
+	struct node_runtime *runtime;
 };
 
 /* Creates a CRI executor for the containerd listening on socket (need not

@@ -299,6 +299,7 @@ static struct executor *make_executor(void *ctx, const char *node_id,
 	executor_config(d, node_id, &cfg);
 	cfg.on_event = cb;
 	cfg.event_data = cb_data;
+	cfg.runtime = d->runtime;
 	ex = executor_cri_new(&d->loop,
 			      d->ctd ? ctd_socket(d->ctd) : d->opts.containerd,
 			      &cfg, &err);

@@ -9,6 +9,7 @@
 #include "lib/alloc.h"
 #include "lib/jsonx.h"
 #include "lib/timefmt.h"
+#include "orchestrator/health.h"
 
 /* ---- Finding a container ---- */
 
@@ -101,7 +102,14 @@ void codec_container_status(const struct rt_container *c, int64_t now_ns,
 		codec_human_duration(c->started_ns > 0 ? now_ns - c->started_ns
 						       : 0,
 				     d, sizeof(d));
-		(void)snprintf(out, n, "Up %s", d);
+		/* Docker's State.String: "Up 5 seconds (healthy)". */
+		if (c->health != NULL && c->health->status == HEALTH_STARTING)
+			(void)snprintf(out, n, "Up %s (health: starting)", d);
+		else if (c->health != NULL)
+			(void)snprintf(out, n, "Up %s (%s)", d,
+				       health_status_name(c->health->status));
+		else
+			(void)snprintf(out, n, "Up %s", d);
 		return;
 	case RT_CREATED:
 		(void)snprintf(out, n, "Created");
@@ -363,6 +371,30 @@ struct json_object *codec_container_summary(const struct rt_container *c,
 	return o;
 }
 
+/* State.Health: status, failing streak and the last probe results. */
+static struct json_object *health_json(const struct health_state *h)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *log = json_object_new_array();
+	char t[64];
+
+	jsonx_add_string(o, "Status", health_status_name(h->status));
+	jsonx_add_int64(o, "FailingStreak", h->failing_streak);
+	for (size_t i = 0; i < h->n_log; i++) {
+		struct json_object *e = json_object_new_object();
+
+		jsonx_add_string(e, "Start",
+				 timefmt_utc(h->log[i].start_ns, t, sizeof(t)));
+		jsonx_add_string(e, "End",
+				 timefmt_utc(h->log[i].end_ns, t, sizeof(t)));
+		jsonx_add_int64(e, "ExitCode", h->log[i].exit_code);
+		jsonx_add_string(e, "Output", h->log[i].output);
+		json_object_array_add(log, e);
+	}
+	jsonx_add(o, "Log", log);
+	return o;
+}
+
 static struct json_object *state_json(const struct rt_container *c)
 {
 	struct json_object *o = json_object_new_object();
@@ -384,6 +416,8 @@ static struct json_object *state_json(const struct rt_container *c)
 			 timefmt_utc(c->started_ns, t, sizeof(t)));
 	jsonx_add_string(o, "FinishedAt",
 			 timefmt_utc(c->finished_ns, t, sizeof(t)));
+	if (c->health != NULL)
+		jsonx_add(o, "Health", health_json(c->health));
 	return o;
 }
 

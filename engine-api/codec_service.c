@@ -297,6 +297,16 @@ static void task_mounts(Swarmd__TaskSpec *t, struct json_object *cs)
 	}
 }
 
+/* Healthcheck as sent; the agent applies Docker's defaults. */
+static void task_health(Swarmd__TaskSpec *t, struct json_object *hc)
+{
+	str_array(hc, "Test", &t->health_test, &t->n_health_test);
+	t->health_interval_ns = int_member(hc, "Interval", 0);
+	t->health_timeout_ns = int_member(hc, "Timeout", 0);
+	t->health_retries = int_member(hc, "Retries", 0);
+	t->health_start_period_ns = int_member(hc, "StartPeriod", 0);
+}
+
 static void task_container(Swarmd__TaskSpec *t, struct json_object *cs)
 {
 	struct json_object *dns = obj_member(cs, "DNSConfig");
@@ -323,6 +333,50 @@ static void task_container(Swarmd__TaskSpec *t, struct json_object *cs)
 	str_array(dns, "Search", &t->dns_search, &t->n_dns_search);
 	str_array(dns, "Options", &t->dns_options, &t->n_dns_options);
 	task_mounts(t, cs);
+	task_health(t, obj_member(cs, "Healthcheck"));
+}
+
+/* Placement.Preferences: only Spread exists; its SpreadDescriptor names
+ * the label ("node.labels.zone"). */
+static void task_preferences(Swarmd__TaskSpec *t, struct json_object *pl)
+{
+	struct json_object *a = NULL;
+	size_t n;
+
+	if (pl == NULL || !json_object_object_get_ex(pl, "Preferences", &a) ||
+	    a == NULL || !json_object_is_type(a, json_type_array))
+		return;
+	n = json_object_array_length(a);
+	t->spread = xcalloc(n + 1, sizeof(*t->spread));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *sp = obj_member(
+			json_object_array_get_idx(a, i), "Spread");
+		const char *label = str_member(sp, "SpreadDescriptor");
+
+		if (label[0] != '\0')
+			t->spread[t->n_spread++] = xstrdup(label);
+	}
+}
+
+static void task_platforms(Swarmd__TaskSpec *t, struct json_object *pl)
+{
+	struct json_object *a = NULL;
+	size_t n;
+
+	if (pl == NULL || !json_object_object_get_ex(pl, "Platforms", &a) ||
+	    a == NULL || !json_object_is_type(a, json_type_array))
+		return;
+	n = json_object_array_length(a);
+	t->platforms = xcalloc(n + 1, sizeof(*t->platforms));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(a, i);
+		Swarmd__Platform *o = xmalloc(sizeof(*o));
+
+		swarmd__platform__init(o);
+		o->os = xstrdup(str_member(p, "OS"));
+		o->architecture = xstrdup(str_member(p, "Architecture"));
+		t->platforms[t->n_platforms++] = o;
+	}
 }
 
 /* Placement constraints, MaxReplicas and reservations. */
@@ -336,6 +390,8 @@ static void task_placement(Swarmd__TaskSpec *t, struct json_object *tt)
 	t->max_replicas = (uint64_t)int_member(pl, "MaxReplicas", 0);
 	t->reserve_nano_cpus = int_member(res, "NanoCPUs", 0);
 	t->reserve_memory_bytes = int_member(res, "MemoryBytes", 0);
+	task_preferences(t, pl);
+	task_platforms(t, pl);
 }
 
 /* UpdateConfig or RollbackConfig with Docker's defaults. */

@@ -21,6 +21,7 @@
 #include "lib/buf.h"
 #include "lib/timefmt.h"
 #include "orchestrator/runtime.h"
+#include "orchestrator/swarm.h"
 
 enum {
 	FOLLOW_POLL_MS = 250,
@@ -73,6 +74,15 @@ static bool failed(struct ctr_op *op, struct rt_req *r, int status)
 	return true;
 }
 
+/* The healthcheck state the node's agent keeps for a task container. */
+static const struct health_state *health_of(struct api_req *req,
+					    const char *id)
+{
+	struct swarm *s = api_server_env(req->srv)->swarm;
+
+	return s != NULL ? swarm_health(s, id) : NULL;
+}
+
 /* ---- GET /containers/json ---- */
 
 static void on_listed(struct rt_req *r, int status)
@@ -94,6 +104,7 @@ static void on_listed(struct rt_req *r, int status)
 			continue;
 		if (!codec_container_matches(c, &op->f))
 			continue;
+		r->containers[i].health = health_of(op->req, c->id);
 		json_object_array_add(list, codec_container_summary(c, now));
 		shown++;
 	}
@@ -145,6 +156,7 @@ static void on_inspected(struct rt_req *r, int status)
 	if (failed(op, r, status))
 		return;
 	n = execs_of(x, r->containers[0].id, &ids);
+	r->containers[0].health = health_of(op->req, r->containers[0].id);
 	api_reply_json(op->req, 200,
 		       codec_container_inspect(&r->containers[0], ids, n));
 	free(ids);

@@ -169,6 +169,25 @@ static void on_init_done(void *data, int status, const struct sw_err *err)
 	api_req_unref(req);
 }
 
+/* A manager already in a swarm restarts as the only voter of its raft,
+ * keeping the cluster's state (dockerd stops its node and starts it again
+ * with ForceNewCluster); other fields of the request are not applied. */
+static void force_new_cluster(struct api_req *req)
+{
+	struct sw_err err;
+
+	if (!swarm_is_manager(api_swarm(req))) {
+		api_reply_errorf(req, SW_EUNAVAILABLE, NOT_MANAGER_WORKER);
+		return;
+	}
+	api_req_ref(req);
+	if (swarm_force_new_cluster(api_swarm(req), on_init_done, req,
+				    &err) != 0) {
+		api_req_unref(req);
+		api_reply_error(req, &err);
+	}
+}
+
 void h_swarm_init(struct api_req *req)
 {
 	struct swarm *s = api_swarm(req);
@@ -181,7 +200,14 @@ void h_swarm_init(struct api_req *req)
 	if (body == NULL)
 		return;
 	if (swarm_get_state(s) != SWARM_INACTIVE) {
-		api_reply_errorf(req, SW_EUNAVAILABLE, ALREADY_IN_SWARM);
+		bool force = false;
+
+		if (jsonx_get_bool(body, "ForceNewCluster", &force, &err) > 0 &&
+		    force)
+			force_new_cluster(req);
+		else
+			api_reply_errorf(req, SW_EUNAVAILABLE,
+					 ALREADY_IN_SWARM);
 		json_object_put(body);
 		return;
 	}

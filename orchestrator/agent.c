@@ -8,6 +8,7 @@
 #include "lib/alloc.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
+#include "orchestrator/health.h"
 #include "orchestrator/services.h"
 
 enum { FLUSH_MS = 10, RETRY_MS = 200 };
@@ -20,6 +21,12 @@ struct atask {
 	bool busy;      /* an executor call is in flight */
 	bool prepared;  /* the container exists */
 	bool remove_pending; /* deleted from the store while busy */
+	/* A task with a healthcheck stays STARTING until its first healthy
+	 * probe, as SwarmKit's container controller waits for it. */
+	struct health_monitor *health;
+	struct exec_status started; /* reported as RUNNING once healthy */
+	bool ran;       /* reported RUNNING */
+	bool unhealthy; /* being stopped because it turned unhealthy */
 	struct atask *next;
 };
 
@@ -104,6 +111,7 @@ static void forget(struct agent *a, struct atask *dead)
 	for (struct atask **p = &a->tasks; *p != NULL; p = &(*p)->next)
 		if (*p == dead) {
 			*p = dead->next;
+			health_monitor_free(dead->health);
 			free(dead);
 			return;
 		}
@@ -129,9 +137,12 @@ static void report(struct agent *a, const char *id, int state,
 		   const char *message, const char *err)
 {
 	struct report *r = report_for(a, id);
+	struct atask *t = find(a, id);
 
 	if (state < r->state)
 		return;
+	if (task_state_terminal(state) && t != NULL && t->health != NULL)
+		health_monitor_stop(t->health);
 	r->state = state;
 	snprintf(r->message, sizeof(r->message), "%s", message);
 	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
@@ -494,6 +505,94 @@ static void exec_task_of(const char *id, const Swarmd__Task *t,
 	x->mounts = *mounts;
 }
 
+/* ---- healthchecks ------------------------------------------------------ */
+
+/* SwarmKit's controller error for a container stopped as unhealthy, after
+ * the exit code: "task: non-zero exit (137): dockerexec: unhealthy
+ * container". An unhealthy container that still exits 0 completes. */
+static void report_unhealthy(struct agent *a, struct atask *t,
+			     const struct exec_status *st)
+{
+	struct exec_status copy = *st;
+
+	if (copy.exit_code == 0) {
+		copy.state = EXEC_COMPLETE;
+		report_exit(a, t->id, &copy);
+		return;
+	}
+	snprintf(copy.message, sizeof(copy.message), "%s",
+		 t->ran ? "started" : "starting");
+	snprintf(copy.err, sizeof(copy.err),
+		 "task: non-zero exit (%d): dockerexec: unhealthy container",
+		 copy.exit_code);
+	report_status(a, t->id, TASK_FAILED, &copy);
+}
+
+static void stop_task(struct agent *a, struct atask *t);
+
+static void on_health(void *data, const char *task_id,
+		      enum health_status status)
+{
+	struct agent *a = data;
+	struct atask *t = find(a, task_id);
+
+	if (a->stopping || t == NULL)
+		return;
+	if (status == HEALTH_HEALTHY && !t->ran) {
+		t->ran = true;
+		report_status(a, t->id, TASK_RUNNING, &t->started);
+	} else if (status == HEALTH_UNHEALTHY && !t->unhealthy) {
+		/* A stop already in flight ends the task anyway. */
+		health_monitor_stop(t->health);
+		if (t->busy)
+			return;
+		t->unhealthy = true;
+		stop_task(a, t);
+	}
+}
+
+/* Starts probing a task that runs, when its spec has a healthcheck.
+ * False when it has none. */
+static bool watch_health(struct agent *a, struct atask *t,
+			 const struct exec_status *st)
+{
+	const struct store_record *rec =
+		store_get(swarm_store(a->s), OBJ_TASK, t->id);
+	Swarmd__Task *task = rec ? tasks_unpack(rec) : NULL;
+	int64_t since = st->started_at > 0 ? st->started_at : timefmt_now_ns();
+
+	if (task != NULL && task->spec != NULL && t->health == NULL)
+		t->health = health_monitor_start(a->loop, a->ex, t->id,
+						 task->spec, since, on_health,
+						 a);
+	swarmd__task__free_unpacked(task, NULL);
+	if (t->health == NULL)
+		return false;
+	t->started = *st;
+	snprintf(t->started.message, sizeof(t->started.message), "started");
+	return true;
+}
+
+const struct health_state *agent_health(struct agent *a,
+					const char *container_id)
+{
+	for (struct atask *t = a != NULL ? a->tasks : NULL; t != NULL;
+	     t = t->next)
+		if (t->health != NULL &&
+		    strcmp(t->started.container_id, container_id) == 0)
+			return health_monitor_state(t->health);
+	return NULL;
+}
+
+static void stop_health(struct agent *a)
+{
+	for (struct atask *t = a->tasks; t != NULL; t = t->next)
+		if (t->health != NULL)
+			health_monitor_stop(t->health);
+}
+
+/* ---- running tasks ------------------------------------------------------- */
+
 static void on_started(struct exec_req *req, int status)
 {
 	struct atask *t = req->data;
@@ -503,10 +602,17 @@ static void on_started(struct exec_req *req, int status)
 		kick(a, FLUSH_MS);
 		return;
 	}
-	if (status == 0)
+	if (status == 0 && req->status.state == EXEC_RUNNING &&
+	    watch_health(a, t, &req->status)) {
+		/* Still "starting", now with its container. */
+		snprintf(req->status.message, sizeof(req->status.message),
+			 "starting");
+		report_status(a, t->id, TASK_STARTING, &req->status);
+	} else if (status == 0) {
+		t->ran = req->status.state == EXEC_RUNNING;
 		report_status(a, t->id, task_state_of(req->status.state),
 			      &req->status);
-	else if (!a->stopping)
+	} else if (!a->stopping)
 		log_warn("agent: starting task %s: %s", t->id, req->err.msg);
 	kick(a, FLUSH_MS);
 }
@@ -589,7 +695,9 @@ static void on_stopped(struct exec_req *req, int status)
 		kick(a, FLUSH_MS);
 		return;
 	}
-	if (status == 0) {
+	if (status == 0 && t->unhealthy) {
+		report_unhealthy(a, t, &req->status);
+	} else if (status == 0) {
 		req->status.state = EXEC_SHUTDOWN;
 		snprintf(req->status.message, sizeof(req->status.message),
 			 "shutdown");
@@ -747,6 +855,10 @@ static void adopt(struct agent *a, const struct exec_found *f)
 	} else if (!task_state_terminal(t->state) &&
 		   f->status.state >= EXEC_COMPLETE) {
 		report_exit(a, f->task_id, &f->status);
+	} else if (f->status.state == EXEC_RUNNING &&
+		   watch_health(a, at, &f->status)) {
+		/* Probing again; a task not yet healthy stays starting. */
+		at->ran = t->state >= TASK_RUNNING;
 	} else if (f->status.state == EXEC_RUNNING && t->state < TASK_RUNNING) {
 		report_status(a, f->task_id, TASK_RUNNING, &f->status);
 	}
@@ -992,6 +1104,7 @@ void agent_stop_and_remove(struct agent *a, void (*removed)(void *data,
 	a->removed = removed;
 	a->removed_data = data;
 	a->stopping = true;
+	stop_health(a);
 	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
 	uv_timer_stop(&a->timer);
 	memset(&a->wipe_req, 0, sizeof(a->wipe_req));
@@ -1003,6 +1116,7 @@ void agent_stop_and_remove(struct agent *a, void (*removed)(void *data,
 void agent_stop(struct agent *a)
 {
 	a->stopping = true;
+	stop_health(a);
 	store_unwatch((struct store *)swarm_store(a->s), &a->watcher);
 	close_now(a);
 }

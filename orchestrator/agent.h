@@ -79,6 +79,13 @@ void agent_stop_and_remove(struct agent *a, void (*removed)(void *data,
 							   const char *node_id),
 			   void *data);
 
+/* The health of the task running in container_id (State.Health), or NULL
+ * when it has no healthcheck or is not this agent's. Valid until the next
+ * loop iteration. */
+struct health_state;
+const struct health_state *agent_health(struct agent *a,
+					const char *container_id);
+
 /* The executor, for the API's log reads (NULL when none). */
 struct executor *agent_executor(struct agent *a);
 

@@ -252,7 +252,9 @@ void consensus_on_ready(struct consensus *c, consensus_ready_cb cb, void *data)
 	c->ready_data = data;
 }
 
-static int bootstrap(struct consensus *c, struct sw_err *err)
+/* Runs raft_bootstrap or raft_recover with this server as the only voter. */
+static int set_lone_voter(struct consensus *c,
+			  int (*fn)(struct raft *, const struct raft_configuration *))
 {
 	struct raft_configuration conf;
 	int rv;
@@ -260,8 +262,23 @@ static int bootstrap(struct consensus *c, struct sw_err *err)
 	raft_configuration_init(&conf);
 	rv = raft_configuration_add(&conf, c->id, c->raft.address, RAFT_VOTER);
 	if (rv == 0)
-		rv = raft_bootstrap(&c->raft, &conf);
+		rv = fn(&c->raft, &conf);
 	raft_configuration_close(&conf);
+	return rv;
+}
+
+int consensus_recover(struct consensus *c, struct sw_err *err)
+{
+	if (set_lone_voter(c, raft_recover) != 0)
+		return sw_err_set(err, SW_ESYSTEM, "raft recover: %s",
+				  raft_errmsg(&c->raft));
+	return 0;
+}
+
+static int bootstrap(struct consensus *c, struct sw_err *err)
+{
+	int rv = set_lone_voter(c, raft_bootstrap);
+
 	/* CANTBOOTSTRAP: the dir already has state, which is what we want. */
 	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP)
 		return sw_err_set(err, SW_ESYSTEM, "raft bootstrap: %s",

@@ -99,6 +99,9 @@ void consensus_on_ready(struct consensus *c, consensus_ready_cb cb, void *data);
  * one-voter cluster of this node (a dir with state is left alone); without,
  * the node waits to be added by a leader. Returns 0 or negative with err. */
 int consensus_start(struct consensus *c, bool bootstrap, struct sw_err *err);
+/* Before consensus_start: rewrites the stored configuration to this server
+ * alone, so it leads without the peers it lost (force-new-cluster). */
+int consensus_recover(struct consensus *c, struct sw_err *err);
 
 /* Proposes change c (encoded here; the caller keeps c). Returns 0 and calls
  * cb exactly once later from the loop, never from inside this call; or

@@ -104,6 +104,18 @@ static void on_state_written(void *data, int status, const struct sw_err *err)
 	maybe_free(d);
 }
 
+static bool node_state_is(struct dispatcher *d, const char *id,
+			  const char *state)
+{
+	const struct store_record *rec =
+	    store_get(swarm_store(d->s), OBJ_NODE, id);
+	Swarmd__Node *n = rec ? swarm_node_unpack(rec) : NULL;
+	bool is = n != NULL && strcmp(n->state, state) == 0;
+
+	swarmd__node__free_unpacked(n, NULL);
+	return is;
+}
+
 /* Writes the node's Status.State (and Message) unless it already says so. */
 static void set_node_state(struct dispatcher *d, const char *id,
 			   const char *state, const char *message)
@@ -160,14 +172,22 @@ static void check_deadlines(uv_timer_t *t)
 
 		if (strcmp(dn->id, swarm_node_id(d->s)) != 0 &&
 		    dn->deadline != 0 && now > dn->deadline)
-			set_node_state(d, dn->id, "down", "heartbeat failure");
+			set_node_state(d, dn->id, "down",
+				       node_state_is(d, dn->id, "unknown")
+					   ? "heartbeat failure for node in "
+					     "\"unknown\" state"
+					   : "heartbeat failure");
 	}
 }
 
-/* A new leader: every node gets twice the grace to find it. */
+/* A new leader does not know who is alive: as SwarmKit, every other node
+ * not already down turns "unknown" and gets twice the grace to register
+ * again, so a failover reschedules nothing (unknown nodes take no new
+ * tasks and keep theirs). */
 static void arm_all(struct dispatcher *d)
 {
 	uint64_t deadline = uv_now(d->loop) + 2 * grace_ms(d);
+	const char *self = swarm_node_id(d->s);
 
 	for (const struct store_record *r =
 		 store_first(swarm_store(d->s), OBJ_NODE);
@@ -176,8 +196,13 @@ static void arm_all(struct dispatcher *d)
 
 		dn->deadline = deadline;
 		dn->writing = false;
+		if (strcmp(r->id, self) != 0 &&
+		    !node_state_is(d, r->id, "down"))
+			set_node_state(d, r->id, "unknown",
+				       "Node moved to \"unknown\" state due "
+				       "to leadership change in cluster");
 	}
-	set_node_state(d, swarm_node_id(d->s), "ready", "");
+	set_node_state(d, self, "ready", "");
 }
 
 /* ---- sending

@@ -198,6 +198,10 @@ struct exec_req {
 	struct exec_status status; /* prepare, start, stop, status */
 	struct exec_found *found;  /* list: freed after the callback */
 	size_t n_found;
+	/* probe: stdout then stderr, freed after the callback; the exit code
+	 * is status.exit_code. */
+	char *output;
+	size_t output_len;
 
 	/* Private to the executor. */
 	void *priv;
@@ -268,6 +272,9 @@ struct executor_ops {
 		      const char *task_id, exec_cb cb, struct sw_err *err);
 	int (*list)(struct executor *ex, struct exec_req *req, exec_cb cb,
 		    struct sw_err *err);
+	int (*probe)(struct executor *ex, struct exec_req *req,
+		     const char *task_id, const char *const *argv, size_t argc,
+		     int64_t timeout_ns, exec_cb cb, struct sw_err *err);
 	int (*logs)(struct executor *ex, const char *task_id,
 		    const struct exec_log_query *q, struct exec_logs *out,
 		    struct sw_err *err);
@@ -347,6 +354,25 @@ static inline int executor_list(struct executor *ex, struct exec_req *req,
 				exec_cb cb, struct sw_err *err)
 {
 	return ex->ops->list(ex, req, cb, err);
+}
+
+/* Runs argv inside the running task's container and waits for it to exit
+ * (a healthcheck probe), within timeout_ns (rounded up to seconds; 0:
+ * none). It is not a call on the task in the sense of the one-call rule:
+ * a probe may run while a stop is in flight. Callback 0:
+ * req->status.exit_code and req->output; negative when it could not run
+ * (req->err says why, e.g. the runtime's timeout). -SW_ENOTIMPL when the
+ * executor cannot run commands, -SW_ENOTFOUND when it does not know the
+ * task's container. */
+static inline int executor_probe(struct executor *ex, struct exec_req *req,
+				 const char *task_id, const char *const *argv,
+				 size_t argc, int64_t timeout_ns, exec_cb cb,
+				 struct sw_err *err)
+{
+	if (ex->ops->probe == NULL)
+		return sw_err_set(err, SW_ENOTIMPL, "no probes on this executor");
+	return ex->ops->probe(ex, req, task_id, argv, argc, timeout_ns, cb,
+			      err);
 }
 
 /* Reads the task's log (blocking file I/O). Touches no loop state, so it

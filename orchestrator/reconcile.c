@@ -97,14 +97,17 @@ static bool node_eligible(const struct view *v, const char *id)
 	return false;
 }
 
-/* A node that stopped heartbeating (dispatcher.h): its tasks are replaced
- * elsewhere, as SwarmKit's orchestrator restarts them. */
-static bool node_down(const struct view *v, const char *id)
+/* A node that stopped heartbeating (dispatcher.h), was drained or was
+ * removed: its tasks are replaced elsewhere, as SwarmKit's orchestrator
+ * restarts them (its InvalidNode rule). */
+static bool node_invalid(const struct view *v, const char *id)
 {
 	for (size_t i = 0; i < v->n_nodes; i++)
 		if (strcmp(v->nodes[i].id, id) == 0)
-			return strcmp(v->nodes[i].n->state, "down") == 0;
-	return false;
+			return strcmp(v->nodes[i].n->state, "down") == 0 ||
+			       strcmp(v->nodes[i].n->availability, "drain") ==
+				       0;
+	return true;
 }
 
 /* ---- writing tasks ------------------------------------------------------ */
@@ -282,7 +285,7 @@ static void restart_and_replace(struct pass *p,
 		if (strcmp(t->service_id, svc_rec->id) != 0 || !rc_runnable(t))
 			continue;
 		if (!task_state_terminal(t->state) && t->slot != 0 &&
-		    t->node_id[0] != '\0' && node_down(&p->v, t->node_id)) {
+		    t->node_id[0] != '\0' && node_invalid(&p->v, t->node_id)) {
 			rc_set_desired(tr, TASK_SHUTDOWN);
 			rc_new_task(p, svc_rec, svc, t->slot, NULL, 0);
 			continue;
@@ -532,11 +535,19 @@ static void reconcile_global_job(struct pass *p, const struct store_record *rec,
 
 /* ---- history, removal -------------------------------------------------------- */
 
+/* The slot still holds a task: one wanted running, or one still stopping
+ * (a stop-first roll or a rollback replaces it once it stopped, and the
+ * slot's history must survive that). */
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++)
-		if (rc_same_group(p->v.tasks[i].t, t) && rc_runnable(p->v.tasks[i].t))
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const Swarmd__Task *o = p->v.tasks[i].t;
+
+		if (rc_same_group(o, t) &&
+		    (rc_runnable(o) || (o->state >= TASK_ASSIGNED &&
+					!task_state_terminal(o->state))))
 			return true;
+	}
 	for (size_t i = 0; i < p->n_created; i++)
 		if (strcmp(p->created[i].service_id, t->service_id) == 0 &&
 		    p->created[i].slot == t->slot &&

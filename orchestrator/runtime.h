@@ -98,6 +98,9 @@ struct rt_container {
 	struct rt_mount *mounts; /* bind mounts asked for */
 	size_t n_mounts;
 	char *log_path; /* for read_log; "" when it has none */
+	/* Set by the Engine API for a swarm task with a healthcheck
+	 * (orchestrator/health.h); the runtime leaves it NULL. */
+	const struct health_state *health;
 };
 
 struct rt_req;

@@ -71,6 +71,12 @@ struct swarm {
 	struct ca_keypair *renew_kp;
 	uint64_t renew_raft_id;
 	bool reload;
+	/* --force-new-cluster: restart raft with this manager as the only
+	 * voter (recover), then drop the other managers from raft in the
+	 * store (recovering) before membership changes run again. */
+	bool recover;
+	bool recovering;
+	bool recover_writing;
 	bool tearing_down;
 	bool defer_agent; /* start the agent once the store knows our tasks */
 	/* Worker status reports waiting for the leader's ack. */
@@ -174,6 +180,12 @@ void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
 struct executor *swarm_executor(const struct swarm *s)
 {
 	return agent_executor(s->agent);
+}
+
+const struct health_state *swarm_health(const struct swarm *s,
+					const char *container_id)
+{
+	return agent_health(s->agent, container_id);
 }
 
 /* ---- the local state file: who this node is in which swarm ---------- */
@@ -676,6 +688,12 @@ static int start_raft(struct swarm *s, bool bootstrap,
 				       CONSENSUS_SNAPSHOT_TRAILING);
 	consensus_on_ready(s->cons, on_ready, s);
 	s->raft_started = uv_now(s->loop);
+	if (s->recover) {
+		s->recover = false;
+		if (consensus_recover(s->cons, err) != 0)
+			return -1;
+		s->recovering = true;
+	}
 	if (consensus_start(s->cons, bootstrap, err) != 0)
 		return -1;
 	s->sess = session_new(s->loop, s->net, false, &manager_session_ops, s);
@@ -896,6 +914,28 @@ static void reload(struct swarm *s)
 	free(raft_dir);
 }
 
+/* The second half of swarm_force_new_cluster: raft again on the kept
+ * stores, recovered to this manager alone. */
+static void restart_recovered(struct swarm *s)
+{
+	swarm_cb done = s->done_cb;
+	void *data = s->done_data;
+	struct sw_err err;
+	int rc;
+
+	s->done_cb = NULL;
+	rc = open_net(s, true, &err) == 0 &&
+			     start_raft(s, false, NULL, &err) == 0
+		     ? 0
+		     : -1;
+	if (rc != 0) {
+		log_error("force-new-cluster: %s", err.msg);
+		s->recover = false;
+		s->state = SWARM_ERROR;
+	}
+	done(data, rc == 0 ? 0 : -(int)err.kind, rc == 0 ? NULL : &err);
+}
+
 static void finish_teardown(struct swarm *s)
 {
 	struct sw_err err;
@@ -905,6 +945,10 @@ static void finish_teardown(struct swarm *s)
 
 	release_after_close(s);
 	s->tearing_down = false;
+	if (s->recover && stop == NULL) {
+		restart_recovered(s);
+		return;
+	}
 	if (s->reload && done == NULL && stop == NULL) {
 		reload(s);
 		return;
@@ -1615,6 +1659,22 @@ int swarm_leave(struct swarm *s, swarm_cb cb, void *data,
 	return 0;
 }
 
+int swarm_force_new_cluster(struct swarm *s, swarm_cb cb, void *data,
+			    struct sw_err *err)
+{
+	if (s->done_cb != NULL || s->stop_cb != NULL || s->init != NULL ||
+	    s->tearing_down || s->cons == NULL)
+		return sw_err_set(err, SW_EUNAVAILABLE,
+				  "swarm is busy; try again");
+	s->recover = true;
+	s->wipe = false;
+	s->done_cb = cb;
+	s->done_data = data;
+	log_info("force-new-cluster: restarting raft with this manager alone");
+	teardown(s);
+	return 0;
+}
+
 void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 {
 	if (s->tearing_down) {
@@ -1738,9 +1798,7 @@ int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb,
 		return 0;
 	}
 	if (s->cons == NULL || !consensus_is_ready(s->cons))
-		return sw_err_set(err, SW_EUNAVAILABLE,
-				  "rpc error: code = Unavailable desc = the "
-				  "swarm does not have a leader");
+		return sw_err_set(err, SW_ESYSTEM, "%s", SWARM_NO_LEADER);
 	op = xcalloc(1, sizeof(*op));
 	op->s = s;
 	op->cb = cb;
@@ -1894,6 +1952,50 @@ static int member_step(struct swarm *s, struct consensus_change_req *req,
 	return 1;
 }
 
+static void on_old_managers_dropped(void *data, int status,
+				    const struct sw_err *err)
+{
+	struct swarm *s = data;
+
+	s->recover_writing = false;
+	if (status != 0) {
+		log_warn("force-new-cluster: %s", err->msg);
+		if (s->cons != NULL)
+			uv_timer_start(&s->member_timer, on_member_timer,
+				       MEMBER_RETRY_MS, 0);
+		return;
+	}
+	s->recovering = false;
+	log_info("force-new-cluster: the other managers left raft");
+	members_poke(s);
+}
+
+/* After a recovery, the other managers keep their role in the store (as
+ * SwarmKit lists them) but lose their raft id, so membership changes do
+ * not add them back; they are demoted and removed by hand. */
+static void drop_old_managers(struct swarm *s)
+{
+	struct change c;
+	struct sw_err err;
+
+	change_init(&c, timefmt_now_ns());
+	for (const struct store_record *r = store_first(s->store, OBJ_NODE);
+	     r != NULL; r = store_next(r)) {
+		Swarmd__Node *n = swarm_node_unpack(r);
+
+		if (n != NULL && n->raft_id != 0 && n->raft_id != s->raft_id) {
+			n->raft_id = 0;
+			pack_into(&c, CHANGE_UPDATE, OBJ_NODE, r->id, &n->base,
+				  r->version);
+		}
+		swarmd__node__free_unpacked(n, NULL);
+	}
+	s->recover_writing = true;
+	if (swarm_propose(s, &c, on_old_managers_dropped, s, &err) != 0)
+		on_old_managers_dropped(s, -1, &err);
+	change_free(&c);
+}
+
 static void members_poke(struct swarm *s)
 {
 	struct consensus_change_req *req;
@@ -1903,6 +2005,11 @@ static void members_poke(struct swarm *s)
 	if (s->cons == NULL || s->store == NULL || s->member_req != NULL ||
 	    s->init != NULL || !consensus_is_ready(s->cons))
 		return;
+	if (s->recovering) {
+		if (!s->recover_writing)
+			drop_old_managers(s);
+		return;
+	}
 	req = xcalloc(1, sizeof(*req));
 	req->data = s;
 	rc = member_step(s, req, &err);

@@ -30,6 +30,13 @@ enum swarm_state {
 /* The raft tick: Spec.Raft ElectionTick and HeartbeatTick count these. */
 #define SWARM_TICK_MS 200
 
+/* Docker's answer (500) to a write while the managers have lost quorum. */
+#define SWARM_NO_LEADER                                                       \
+	"rpc error: code = Unknown desc = The swarm does not have a leader. " \
+	"It's possible that too few managers are online. Make sure more "     \
+	"than half of the managers are online."
+
+
 /* Facts about this node that go into its Description. */
 struct swarm_host {
 	char hostname[256];
@@ -120,6 +127,11 @@ void swarm_set_executor_factory(struct swarm *s, swarm_executor_factory f,
 				void *ctx);
 /* The executor of this node's agent, or NULL. */
 struct executor *swarm_executor(const struct swarm *s);
+/* The health of a task container of this node (orchestrator/health.h),
+ * or NULL when it has no healthcheck. */
+struct health_state;
+const struct health_state *swarm_health(const struct swarm *s,
+					const char *container_id);
 
 /* At start-up: rejoins the swarm recorded under data-root, if any. */
 int swarm_load(struct swarm *s, struct sw_err *err);
@@ -145,6 +157,14 @@ int swarm_join(struct swarm *s, const struct swarm_join_params *p,
  * already applied Docker's refusal rules (force). */
 int swarm_leave(struct swarm *s, swarm_cb cb, void *data,
 		struct sw_err *err);
+
+/* `swarm init --force-new-cluster` on a manager: restarts raft on the kept
+ * state with this manager as the only voter (raft_recover), so a swarm
+ * that lost quorum accepts writes again; the other managers are then
+ * dropped from raft (they stay listed until demoted and removed). cb fires
+ * once raft runs again. 0 with cb later, or -1. */
+int swarm_force_new_cluster(struct swarm *s, swarm_cb cb, void *data,
+			    struct sw_err *err);
 
 /* Stops raft and closes the store at daemon shutdown (state is kept). */
 void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data);

@@ -21,6 +21,9 @@ NOT_MANAGER_WORKER = ("This node is not a swarm manager. Worker nodes can't be u
                       "node or promote the current node to a manager.")
 BAD_TOKEN = ("rpc error: code = InvalidArgument desc = A valid join token is necessary "
              "to join this cluster")
+NO_LEADER = ("rpc error: code = Unknown desc = The swarm does not have a leader. It's "
+             "possible that too few managers are online. Make sure more than half of the "
+             "managers are online.")
 LEAVE_MANAGER = ("You are attempting to leave the swarm on a node that is participating as "
                  "a manager. The only way to restore a swarm that has lost consensus is to "
                  "reinitialize it with `--force-new-cluster`. Use `--force` to suppress this "
@@ -207,6 +210,14 @@ def tasks_by_node(engine, service):
     return out
 
 
+def wait_moved(engine, service, n, node_id, timeout=60):
+    """Until n tasks of service run, none of them on node_id."""
+    def moved():
+        spread = tasks_by_node(engine, service)
+        return sum(len(v) for v in spread.values()) == n and node_id not in spread
+    wait_for(moved, timeout, "the tasks of %s running off node %s" % (service, node_id))
+
+
 def test_service_spreads(lab):
     m1 = lab.managers[0]
     ok(m1.docker("service", "create", "--detach", "--name", "web", "--replicas", "10",
@@ -249,9 +260,7 @@ def test_leader_killed(lab):
         return st[lab.ids[m1.name]] == ("down", "Unreachable") and \
             sorted(c for _, c in st.values() if c) == ["Leader", "Reachable", "Unreachable"]
     wait_for(dead_down, 30, "the old leader down")
-    harness.wait_running(survivors[0], "web", 10, timeout=60)
-    spread = tasks_by_node(survivors[0], "web")
-    assert lab.ids[m1.name] not in spread
+    wait_moved(survivors[0], "web", 10, lab.ids[m1.name])
     assert lead in {lab.ids[m.name] for m in survivors}
     print("leader elected and writable after %.1fs; tasks moved after %.1fs"
           % (elected, time.time() - t0))
@@ -265,12 +274,7 @@ def test_worker_killed(lab):
     t0 = time.time()
     w.kill9()
     wait_for(lambda: node_status(m)[lab.ids[w.name]][0] == "down", 30, "the worker down")
-
-    def moved():
-        spread = tasks_by_node(m, "web")
-        n = sum(len(v) for v in spread.values())
-        return n == 10 and lab.ids[w.name] not in spread
-    wait_for(moved, 60, "the worker's tasks replaced")
+    wait_moved(m, "web", 10, lab.ids[w.name])
     print("worker's tasks running elsewhere after %.1fs" % (time.time() - t0))
     # The other worker still takes tasks through its session.
     assert lab.ids[lab.workers[1].name] in tasks_by_node(m, "web")
@@ -313,3 +317,71 @@ def test_promote_demote(lab):
     wait_for(lambda: not harness.swarm_info(w2)["ControlAvailable"], 30, "the demoted node a worker")
     assert api_error(w2.request("GET", "/v1.41/nodes")) == (503, NOT_MANAGER_WORKER)
     harness.wait_running(m2, "web", 10, timeout=30)
+
+
+def test_drain_moves_tasks(lab):
+    m2 = lab.managers[1]
+    w2 = lab.workers[1]
+    wid = lab.ids[w2.name]
+    harness.wait_running(m2, "web", 10, timeout=30)
+    assert wid in tasks_by_node(m2, "web")
+    ok(m2.docker("node", "update", "--availability", "drain", wid))
+
+    wait_moved(m2, "web", 10, wid)
+    # The drained node's containers are stopped, its tasks shut down.
+    def task_processes_stopped():
+        procs = harness.ctr_processes(w2)
+        return all(procs.get(c, (0, "STOPPED"))[1] != "RUNNING"
+                   for c in harness.cri_containers(w2))
+    wait_for(task_processes_stopped, 30, "the drained node's containers stopped")
+    on_w2 = [t for t in m2.request("GET", "/v1.41/tasks").json() if t["NodeID"] == wid]
+    assert on_w2 and all(t["DesiredState"] == "shutdown" for t in on_w2), on_w2
+    ok(m2.docker("node", "update", "--availability", "active", wid))
+    assert node_list(m2) and {n["ID"]: n["Spec"]["Availability"]
+                              for n in node_list(m2)}[wid] == "active"
+
+
+def test_quorum_loss_then_force_new_cluster(lab):
+    m1, m2, m3 = lab.managers
+    survivor = m2
+    for m in (m1, m3):
+        m.kill9()
+
+    def refused():
+        r = survivor.request("POST", "/v1.41/services/create", body={
+            "Name": "nq", "TaskTemplate": {"ContainerSpec": {"Image": "busybox:latest"}}})
+        return api_error(r) if r.status != 201 else None
+    # A write in flight while the leader steps down may get another error
+    # (its outcome unknown); once raft has no leader, every write gets this.
+    wait_for(lambda: refused() == (500, NO_LEADER), 30, "writes refused for want of a leader")
+    # Reads still answer from the survivor's own state.
+    r = survivor.request("GET", "/v1.41/services")
+    assert r.status == 200 and "web" in [s["Spec"]["Name"] for s in r.json()]
+    p = survivor.docker("service", "create", "--detach", "--name", "nq", "busybox:latest")
+    assert p.returncode == 1 and p.stderr.strip() == "Error response from daemon: " + \
+        NO_LEADER, p.stderr
+
+    out = ok(survivor.docker("swarm", "init", "--force-new-cluster",
+                             "--advertise-addr", survivor.addr))
+    assert lab.ids[survivor.name] in out
+    # The cluster's state is kept and writes work again.
+    ok(survivor.docker("service", "create", "--detach", "--name", "after-fnc",
+                       "--replicas", "0", "busybox:latest"))
+    assert survivor.request("GET", "/v1.41/services/web").status == 200
+    dead = {lab.ids[m1.name], lab.ids[m3.name]}
+
+    def recovered():
+        st = node_status(survivor)
+        return st[lab.ids[survivor.name]] == ("ready", "Leader") and \
+            all(st[i] == ("down", "Unreachable") for i in dead)
+    wait_for(recovered, 30, "the survivor leading, the lost managers down")
+    info = harness.swarm_info(survivor)
+    assert info["ControlAvailable"] is True
+    for i in dead:
+        wait_moved(survivor, "web", 10, i)
+    # The lost managers go as Docker wants: demoted, then removed.
+    for i in dead:
+        ok(survivor.docker("node", "demote", i))
+        ok(survivor.docker("node", "rm", i))
+    assert {n["ID"] for n in node_list(survivor)} == \
+        {lab.ids[n.name] for n in (survivor, *lab.workers)}
