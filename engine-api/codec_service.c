@@ -13,6 +13,7 @@
 #include "lib/alloc.h"
 #include "lib/jsonx.h"
 #include "lib/timefmt.h"
+#include "orchestrator/ipam.h"
 #include "orchestrator/networks.h"
 
 #define NS_PER_S 1000000000LL
@@ -509,24 +510,22 @@ static struct json_object *vip(const char *network_id, const char *addr)
 
 /* The host number of a VirtualIPs entry on net_id, -1 if it is not one. */
 static int64_t vip_host(struct json_object *v, const char *net_id,
-			uint32_t base, uint32_t size)
+			const struct ipam_subnet *sn)
 {
-	char ip[INET_ADDRSTRLEN] = "";
-	struct in_addr a;
-	uint32_t host;
+	char ip[IPAM_ADDR_MAX] = "";
+	uint32_t addr;
 
 	if (strcmp(str_member(v, "NetworkID"), net_id) != 0 ||
 	    sscanf(str_member(v, "Addr"), "%15[0-9.]", ip) != 1 ||
-	    inet_pton(AF_INET, ip, &a) != 1)
+	    ipam_parse_addr(ip, &addr) != 0 || !ipam_contains(sn, addr))
 		return -1;
-	host = ntohl(a.s_addr) - base;
-	return host < size ? (int64_t)host : -1;
+	return (int64_t)(addr - sn->base);
 }
 
-/* Marks the ingress VIPs other services hold; *keep gets self's own. */
-static void ingress_vips_in_use(struct swarm *s, const char *net_id,
-				const char *self, uint32_t base, uint8_t *used,
-				uint32_t size, uint32_t *keep)
+/* Marks the VIPs other services hold on net_id; *keep gets self's own. */
+static void vips_in_use(struct swarm *s, const char *net_id, const char *self,
+			const struct ipam_subnet *sn, uint8_t *used,
+			uint32_t *keep)
 {
 	const struct store_record *r;
 
@@ -545,7 +544,7 @@ static void ingress_vips_in_use(struct swarm *s, const char *net_id,
 		for (size_t i = 0; vips && i < json_object_array_length(vips);
 		     i++) {
 			int64_t h = vip_host(json_object_array_get_idx(vips, i),
-					     net_id, base, size);
+					     net_id, sn);
 
 			if (h > 0 && mine)
 				*keep = (uint32_t)h;
@@ -557,83 +556,119 @@ static void ingress_vips_in_use(struct swarm *s, const char *net_id,
 	}
 }
 
-/* The service's address on the ingress network. SwarmKit hands out .1 to
- * the gateway and .2 to the node's own ingress attachment on a one-node
- * swarm, then one VIP per publishing service; an update keeps the VIP. */
-static char *ingress_vip(struct swarm *s, const struct store_record *ingress,
-			 const char *self)
+/* The service's address on a network, in its first subnet. SwarmKit hands
+ * out .1 to the gateway and, on ingress, .2 to the node's own ingress
+ * attachment on a one-node swarm, then one VIP per service; an update
+ * keeps the VIP. Subnets larger than /16 are not scanned (no Addr). */
+static char *network_vip(struct swarm *s, const struct store_record *rec,
+			 const Swarmd__Network *net, const char *self)
 {
-	Swarmd__Network *net = networks_unpack(ingress);
-	char ip[INET_ADDRSTRLEN] = "";
-	unsigned prefix = 0;
-	struct in_addr a;
-	uint32_t base, size, keep = 0, host;
+	struct ipam_subnet sn;
+	uint32_t keep = 0, host, gw;
 	uint8_t *used;
-	char *out = NULL;
+	char ip[IPAM_ADDR_MAX];
 
-	if (net == NULL ||
-	    sscanf(net->subnet, "%15[0-9.]/%u", ip, &prefix) != 2 ||
-	    inet_pton(AF_INET, ip, &a) != 1 || prefix < 16 || prefix > 30) {
-		swarmd__network__free_unpacked(net, NULL);
+	if (net->n_ipam == 0 || ipam_parse(net->ipam[0]->subnet, &sn) != 0 ||
+	    sn.prefix < 16 || sn.prefix > 30)
 		return NULL;
-	}
-	size = 1u << (32 - prefix);
-	base = ntohl(a.s_addr) & ~(size - 1);
-	used = xcalloc(size, 1);
-	ingress_vips_in_use(s, ingress->id, self, base, used, size, &keep);
-	for (host = keep ? keep : 3; host < size - 1 && used[host]; host++)
-		;
-	if (host < size - 1) {
-		a.s_addr = htonl(base + host);
-		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		out = xasprintf("%s/%u", ip, prefix);
-	}
+	used = xcalloc(ipam_size(&sn), 1);
+	if (ipam_parse_addr(net->ipam[0]->gateway, &gw) == 0 &&
+	    ipam_contains(&sn, gw))
+		used[gw - sn.base] = 1;
+	vips_in_use(s, rec->id, self, &sn, used, &keep);
+	host = keep ? keep
+		    : ipam_alloc_host(used, ipam_size(&sn), net->ingress ? 3 : 2);
 	free(used);
-	swarmd__network__free_unpacked(net, NULL);
-	return out;
+	if (host == 0)
+		return NULL;
+	ipam_format_addr(sn.base + host, ip);
+	return xasprintf("%s/%u", ip, sn.prefix);
 }
 
-/* Resolves TaskTemplate.Networks targets to IDs (in place) and, in vip
- * mode, lists them as virtual IPs; `host` makes the task share the node's
+static void add_vip(struct swarm *s, const struct store_record *rec,
+		    const Swarmd__Network *net, const char *self,
+		    struct json_object *vips)
+{
+	char *addr;
+
+	/* SwarmKit gives nothing on a network it could not allocate. */
+	if (net->failed)
+		return;
+	addr = strcmp(net->driver, "overlay") == 0
+		       ? network_vip(s, rec, net, self)
+		       : NULL;
+	json_object_array_add(vips, vip(rec->id, addr));
+	free(addr);
+}
+
+/* Where a service's networks are resolved and who needs the answer. */
+struct attach {
+	struct swarm *s;
+	const char *self;
+	bool vip_mode;
+	struct swarm_service *svc;
+	struct json_object *vips;
+};
+
+static void add_network_id(struct swarm_service *svc, const char *id)
+{
+	for (size_t i = 0; i < svc->n_network_ids; i++)
+		if (strcmp(svc->network_ids[i], id) == 0)
+			return;
+	svc->network_ids = xrealloc(svc->network_ids,
+				    (svc->n_network_ids + 1) *
+					    sizeof(*svc->network_ids));
+	svc->network_ids[svc->n_network_ids++] = xstrdup(id);
+}
+
+/* One Networks[] entry: Target (name, ID or prefix) becomes the ID. */
+static int attach_one(struct attach *a, struct json_object *n,
+		      struct sw_err *err)
+{
+	const char *target = str_member(n, "Target");
+	const struct store_record *rec = networks_resolve(a->s, target);
+	Swarmd__Network *net;
+	int rc = 0;
+
+	/* dockerd answers 500 here: its lookup error is untyped. */
+	if (rec == NULL)
+		return sw_err_set(err, SW_ESYSTEM, "network %s not found",
+				  target);
+	net = networks_unpack(rec);
+	if (net != NULL && net->ingress)
+		rc = sw_err_set(err, SW_EINVALID,
+				"rpc error: code = InvalidArgument desc = "
+				"Service cannot be explicitly attached to the "
+				"ingress network \"%s\"",
+				net->name);
+	if (rc == 0 && net != NULL) {
+		if (strcmp(net->driver, "host") == 0)
+			a->svc->task->host_network = true;
+		add_network_id(a->svc, rec->id);
+		jsonx_add_string(n, "Target", rec->id);
+		if (a->vip_mode)
+			add_vip(a->s, rec, net, a->self, a->vips);
+	}
+	swarmd__network__free_unpacked(net, NULL);
+	return rc;
+}
+
+/* Resolves the targets of a Networks list (TaskTemplate's, or the
+ * deprecated top-level one) to IDs in place and, in vip mode, gives the
+ * service a virtual IP on each; `host` makes the task share the node's
  * network. SwarmKit attaches the ingress network itself, never on
  * request. */
-static int resolve_networks(struct swarm *s, struct json_object *tt,
-			    bool vip_mode, Swarmd__TaskSpec *t,
-			    struct json_object *vips, struct sw_err *err)
+static int resolve_networks(struct attach *a, struct json_object *holder,
+			    struct sw_err *err)
 {
 	struct json_object *nets = NULL;
 
-	if (!json_object_object_get_ex(tt, "Networks", &nets) || nets == NULL ||
-	    !json_object_is_type(nets, json_type_array))
+	if (!json_object_object_get_ex(holder, "Networks", &nets) ||
+	    nets == NULL || !json_object_is_type(nets, json_type_array))
 		return 0;
-	for (size_t i = 0; i < json_object_array_length(nets); i++) {
-		struct json_object *n = json_object_array_get_idx(nets, i);
-		const char *target = str_member(n, "Target");
-		const struct store_record *rec = networks_resolve(s, target);
-		Swarmd__Network *net;
-		bool ingress;
-
-		/* dockerd answers 500 here: its lookup error is untyped. */
-		if (rec == NULL)
-			return sw_err_set(err, SW_ESYSTEM,
-					  "network %s not found", target);
-		net = networks_unpack(rec);
-		ingress = net != NULL && net->ingress;
-		if (ingress)
-			sw_err_set(err, SW_EINVALID,
-				   "rpc error: code = InvalidArgument desc = "
-				   "Service cannot be explicitly attached to "
-				   "the ingress network \"%s\"",
-				   net->name);
-		if (net != NULL && strcmp(net->driver, "host") == 0)
-			t->host_network = true;
-		swarmd__network__free_unpacked(net, NULL);
-		if (ingress)
+	for (size_t i = 0; i < json_object_array_length(nets); i++)
+		if (attach_one(a, json_object_array_get_idx(nets, i), err) != 0)
 			return -1;
-		jsonx_add_string(n, "Target", rec->id);
-		if (vip_mode)
-			json_object_array_add(vips, vip(rec->id, NULL));
-	}
 	return 0;
 }
 
@@ -660,18 +695,19 @@ static int add_ingress_vip(struct swarm *s, struct json_object *espec,
 			   struct sw_err *err)
 {
 	const struct store_record *ingress;
-	char *addr;
+	Swarmd__Network *net;
 
 	if (!needs_ingress(espec))
 		return 0;
-	ingress = networks_resolve(s, "ingress");
-	if (ingress == NULL)
+	ingress = networks_ingress(s);
+	net = ingress ? networks_unpack(ingress) : NULL;
+	if (net == NULL)
 		return sw_err_set(err, SW_EINVALID,
+				  "rpc error: code = FailedPrecondition desc = "
 				  "service needs ingress network, but no "
 				  "ingress network is present");
-	addr = ingress_vip(s, ingress, self);
-	json_object_array_add(vips, vip(ingress->id, addr));
-	free(addr);
+	add_vip(s, ingress, net, self, vips);
+	swarmd__network__free_unpacked(net, NULL);
 	return 0;
 }
 
@@ -679,21 +715,27 @@ static int add_ingress_vip(struct swarm *s, struct json_object *espec,
  * ports nor VIPs (no networks, or dnsrr) is never allocated and reads back
  * as {"Spec":{}}; otherwise Spec is a copy of EndpointSpec. */
 static int build_endpoint(struct swarm *s, struct json_object *spec,
-			  const char *self, Swarmd__TaskSpec *t,
+			  const char *self, struct swarm_service *svc,
 			  struct json_object **endpoint, struct sw_err *err)
 {
 	struct json_object *espec = obj_member(spec, "EndpointSpec");
 	struct json_object *ep = json_object_new_object();
 	struct json_object *ports = json_object_new_array();
 	struct json_object *vips = json_object_new_array();
-	struct json_object *tt = obj_member(spec, "TaskTemplate");
-	bool vip_mode = strcmp(str_member(espec, "Mode"), "dnsrr") != 0;
+	struct attach a = {
+		.s = s,
+		.self = self,
+		.vip_mode = strcmp(str_member(espec, "Mode"), "dnsrr") != 0,
+		.svc = svc,
+		.vips = vips,
+	};
 	bool used;
 
 	*endpoint = ep;
-	if (endpoint_ports(s, espec, self, t, ports, err) != 0 ||
+	if (endpoint_ports(s, espec, self, svc->task, ports, err) != 0 ||
 	    add_ingress_vip(s, espec, self, vips, err) != 0 ||
-	    resolve_networks(s, tt, vip_mode, t, vips, err) != 0) {
+	    resolve_networks(&a, obj_member(spec, "TaskTemplate"), err) != 0 ||
+	    resolve_networks(&a, spec, err) != 0) {
 		json_object_put(ports);
 		json_object_put(vips);
 		return -1;
@@ -1012,7 +1054,7 @@ int codec_service_decode(struct swarm *s, struct json_object *body,
 	task_container(out->task, obj_member(tt, "ContainerSpec"));
 	task_policy(out->task, tt);
 	task_placement(out->task, tt);
-	if (build_endpoint(s, spec, service_id, out->task, &endpoint, err) != 0)
+	if (build_endpoint(s, spec, service_id, out, &endpoint, err) != 0)
 		goto out;
 	set_mode(out, spec);
 	out->update_monitor_ns = int_member(obj_member(spec, "UpdateConfig"),
@@ -1040,6 +1082,9 @@ void codec_service_free(struct swarm_service *svc)
 	free(svc->mode);
 	free(svc->task_template_json);
 	free(svc->endpoint_json);
+	for (size_t i = 0; i < svc->n_network_ids; i++)
+		free(svc->network_ids[i]);
+	free(svc->network_ids);
 	if (svc->task != NULL)
 		swarmd__task_spec__free_unpacked(svc->task, NULL);
 	if (svc->update != NULL)

@@ -1,98 +1,397 @@
-/* /networks: the swarm's networks as objects (the predefined `host` and
- * `ingress` for now; user networks are a later issue). */
+/* /networks: the swarm's networks (orchestrator/networks.h) next to this
+ * node's local ones (localnets.h), listed, looked up, created and removed
+ * as dockerd 20.10 does for a swarm manager. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine-api/api.h"
-#include "engine-api/codec_node.h"
+#include "engine-api/codec_network.h"
+#include "engine-api/filters.h"
+#include "engine-api/localnets.h"
+#include "engine-api/netfilter.h"
 #include "engine-api/routes.h"
+#include "engine-api/server_priv.h"
 #include "lib/jsonx.h"
-#include "lib/timefmt.h"
 #include "orchestrator/networks.h"
 
-static struct json_object *ipam(const Swarmd__Network *n)
+static struct localnets *local(struct api_req *req)
 {
-	struct json_object *i = json_object_new_object();
-	struct json_object *cfg = json_object_new_array();
-
-	jsonx_add_string(i, "Driver", "default");
-	jsonx_add(i, "Options", NULL);
-	if (n->subnet[0] != '\0') {
-		struct json_object *c = json_object_new_object();
-
-		jsonx_add_string(c, "Subnet", n->subnet);
-		jsonx_add_string(c, "Gateway", n->gateway);
-		json_object_array_add(cfg, c);
-	}
-	jsonx_add(i, "Config", cfg);
-	return i;
+	return api_server_localnets(req->srv);
 }
 
-static struct json_object *network_json(const struct store_record *rec,
-					const Swarmd__Network *n)
+static bool is_manager(struct api_req *req)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *labels = json_object_new_object();
-	struct json_object *from = json_object_new_object();
-	char when[64];
+	struct swarm *s = api_swarm(req);
 
-	jsonx_add_string(o, "Name", n->name);
-	jsonx_add_string(o, "Id", rec->id);
-	jsonx_add_string(o, "Created",
-			 timefmt_utc(rec->created_ns, when, sizeof(when)));
-	jsonx_add_string(o, "Scope", n->scope);
-	jsonx_add_string(o, "Driver", n->driver);
-	jsonx_add_bool(o, "EnableIPv6", false);
-	jsonx_add(o, "IPAM", ipam(n));
-	jsonx_add_bool(o, "Internal", n->internal);
-	jsonx_add_bool(o, "Attachable", n->attachable);
-	jsonx_add_bool(o, "Ingress", n->ingress);
-	jsonx_add_string(from, "Network", "");
-	jsonx_add(o, "ConfigFrom", from);
-	jsonx_add_bool(o, "ConfigOnly", false);
-	jsonx_add(o, "Containers", NULL);
-	jsonx_add(o, "Options", json_object_new_object());
-	for (size_t i = 0; i < n->n_labels; i++)
-		jsonx_add_string(labels, n->labels[i]->key,
-				 n->labels[i]->value);
-	jsonx_add(o, "Labels", labels);
+	return s != NULL && swarm_is_manager(s);
+}
+
+static const char *member(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* A swarm network's JSON; NULL when it does not decode. */
+static struct json_object *swarm_json(const struct store_record *r,
+				      bool *predefined)
+{
+	Swarmd__Network *n = networks_unpack(r);
+	struct json_object *o = n ? codec_network_to_json(r, n) : NULL;
+
+	if (predefined != NULL)
+		*predefined = n != NULL && networks_is_predefined(n);
+	swarmd__network__free_unpacked(n, NULL);
 	return o;
+}
+
+/* Every network Docker would list: the swarm's (on a manager, without the
+ * predefined ones SwarmKit keeps for itself), then the local ones. Returns
+ * a new array. */
+static struct json_object *all_networks(struct api_req *req)
+{
+	struct json_object *all = json_object_new_array();
+	struct json_object *loc = localnets_all(local(req));
+	const struct store_record *r = NULL;
+
+	if (is_manager(req))
+		r = store_first(swarm_store(api_swarm(req)), OBJ_NETWORK);
+	for (; r != NULL; r = store_next(r)) {
+		bool predefined;
+		struct json_object *o = swarm_json(r, &predefined);
+
+		if (o != NULL && !predefined)
+			json_object_array_add(all, o);
+		else
+			json_object_put(o);
+	}
+	for (size_t i = 0; i < json_object_array_length(loc); i++)
+		json_object_array_add(
+		    all, json_object_get(json_object_array_get_idx(loc, i)));
+	return all;
 }
 
 void h_networks_list(struct api_req *req)
 {
-	struct swarm *s = api_swarm(req);
-	struct json_object *list = json_object_new_array();
+	struct json_object *all, *out;
+	struct filters f;
+	struct sw_err err;
 
-	for (const struct store_record *r =
-		     s && swarm_is_manager(s)
-			     ? store_first(swarm_store(s), OBJ_NETWORK)
-			     : NULL;
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Network *n = networks_unpack(r);
-
-		if (n != NULL)
-			json_object_array_add(list, network_json(r, n));
-		swarmd__network__free_unpacked(n, NULL);
+	if (filters_parse(api_query(req, "filters"), &f, &err) != 0 ||
+	    netfilter_check(&f, &err) != 0) {
+		filters_free(&f);
+		api_reply_error(req, &err);
+		return;
 	}
-	api_reply_json(req, 200, list);
+	all = all_networks(req);
+	out = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		struct json_object *net = json_object_array_get_idx(all, i);
+
+		if (netfilter_match(&f, net))
+			json_object_array_add(out, json_object_get(net));
+	}
+	json_object_put(all);
+	filters_free(&f);
+	api_reply_json(req, 200, out);
+}
+
+/* ---- lookup ------------------------------------------------------------- */
+
+/* dockerd's resolution of {id}: an exact ID wins at once; otherwise a
+ * unique exact name, then a unique ID prefix. scope ("" for any) must
+ * match. The two callers word ambiguity differently. */
+struct lookup {
+	const char *term;
+	const char *scope;
+	struct json_object *by_id;
+	struct json_object *by_name;
+	struct json_object *by_prefix;
+	size_t n_name;
+	size_t n_prefix;
+};
+
+static void lookup_add(struct lookup *l, struct json_object *net)
+{
+	const char *id = member(net, "Id");
+
+	if (l->scope[0] != '\0' && strcmp(member(net, "Scope"), l->scope) != 0)
+		return;
+	if (strcmp(id, l->term) == 0 && l->by_id == NULL)
+		l->by_id = net;
+	if (strcmp(member(net, "Name"), l->term) == 0) {
+		l->by_name = net;
+		l->n_name++;
+	}
+	if (strncmp(id, l->term, strlen(l->term)) == 0) {
+		l->by_prefix = net;
+		l->n_prefix++;
+	}
+}
+
+static void lookup_run(struct lookup *l, struct json_object *all)
+{
+	for (size_t i = 0; i < json_object_array_length(all); i++)
+		lookup_add(l, json_object_array_get_idx(all, i));
+}
+
+/* GET's extra rule: a swarm network the store resolves (predefined ones
+ * too) is the answer when the term is a prefix of its ID or the client
+ * asked for scope=swarm. Returns a new reference or NULL. */
+static struct json_object *swarm_direct(struct api_req *req,
+					const struct lookup *l)
+{
+	const struct store_record *r;
+
+	if (!is_manager(req) ||
+	    (r = networks_resolve(api_swarm(req), l->term)) == NULL)
+		return NULL;
+	if (strncmp(r->id, l->term, strlen(l->term)) != 0 &&
+	    strcmp(l->scope, "swarm") != 0)
+		return NULL;
+	return swarm_json(r, NULL);
 }
 
 void h_networks_inspect(struct api_req *req)
 {
-	struct swarm *s = api_swarm(req);
-	const struct store_record *rec =
-		s && swarm_is_manager(s) ? networks_resolve(s, req->params[0])
-					 : NULL;
 	const char *scope = api_query(req, "scope");
-	Swarmd__Network *n = rec ? networks_unpack(rec) : NULL;
+	struct lookup l = {.term = req->params[0], .scope = scope ? scope : ""};
+	struct json_object *all = all_networks(req);
+	struct json_object *hit;
 
-	if (n == NULL || (scope != NULL && scope[0] != '\0' &&
-			  strcmp(scope, n->scope) != 0)) {
-		swarmd__network__free_unpacked(n, NULL);
+	lookup_run(&l, all);
+	hit = l.by_id ? json_object_get(l.by_id) : swarm_direct(req, &l);
+	if (hit == NULL && l.n_name == 1)
+		hit = json_object_get(l.by_name);
+	if (hit == NULL && l.n_name == 0 && l.n_prefix == 1)
+		hit = json_object_get(l.by_prefix);
+	if (hit != NULL)
+		api_reply_json(req, 200, hit);
+	else if (l.n_name > 1 || l.n_prefix > 1)
+		api_reply_errorf(req, SW_EINVALID,
+				 "%zu matches found based on %s: network %s "
+				 "is ambiguous",
+				 l.n_name > 1 ? l.n_name : l.n_prefix,
+				 l.n_name > 1 ? "name" : "ID prefix", l.term);
+	else
 		api_reply_errorf(req, SW_ENOTFOUND, "network %s not found",
-				 req->params[0]);
+				 l.term);
+	json_object_put(all);
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+struct create_ctx {
+	struct api_req *req;
+	char id[27];
+};
+
+static void reply_created(struct api_req *req, const char *id,
+			  const char *warning)
+{
+	struct json_object *o = json_object_new_object();
+
+	jsonx_add_string(o, "Id", id);
+	jsonx_add_string(o, "Warning", warning);
+	api_reply_json(req, 201, o);
+}
+
+static void on_created(void *data, int status, const struct sw_err *err)
+{
+	struct create_ctx *ctx = data;
+
+	if (status == 0)
+		reply_created(ctx->req, ctx->id, "");
+	else
+		api_reply_error(ctx->req, err);
+	api_req_unref(ctx->req);
+	free(ctx);
+}
+
+static void create_swarm(struct api_req *req,
+			 const struct codec_network_create *c)
+{
+	struct create_ctx *ctx;
+	struct sw_err err;
+
+	/* dockerd's daemon layer refuses an overlay network off a manager
+	 * with this text and a 500, not the 503 of the swarm endpoints. */
+	if (!is_manager(req)) {
+		api_reply_errorf(req, SW_ESYSTEM,
+				 "This node is not a swarm manager. Use "
+				 "\"docker swarm init\" or \"docker swarm "
+				 "join\" to connect this node to swarm and try "
+				 "again.");
 		return;
 	}
-	api_reply_json(req, 200, network_json(rec, n));
-	swarmd__network__free_unpacked(n, NULL);
+	ctx = calloc(1, sizeof(*ctx));
+	ctx->req = req;
+	api_req_ref(req);
+	if (networks_create(api_swarm(req), &c->net, ctx->id, on_created, ctx,
+			    &err) != 0) {
+		api_req_unref(req);
+		free(ctx);
+		api_reply_error(req, &err);
+	}
+}
+
+/* A local bridge. A local network of the same name is refused only with
+ * CheckDuplicate; otherwise dockerd creates it and warns. */
+static void create_local(struct api_req *req, struct json_object *body,
+			 const char *name)
+{
+	struct json_object *loc = localnets_all(local(req));
+	struct json_object *same = NULL, *check = NULL;
+	char id[65], warning[256] = "";
+	struct sw_err err;
+
+	for (size_t i = 0; i < json_object_array_length(loc) && !same; i++)
+		if (strcmp(member(json_object_array_get_idx(loc, i), "Name"),
+			   name) == 0)
+			same = json_object_array_get_idx(loc, i);
+	json_object_object_get_ex(body, "CheckDuplicate", &check);
+	if (same != NULL && json_object_get_boolean(check)) {
+		api_reply_errorf(req, SW_ECONFLICT,
+				 "network with name %s already exists", name);
+		return;
+	}
+	if (same != NULL)
+		snprintf(warning, sizeof(warning),
+			 "Network with name %s (id : %s) already exists", name,
+			 member(same, "Id"));
+	if (localnets_create_bridge(local(req), body, id, &err) != 0)
+		api_reply_error(req, &err);
+	else
+		reply_created(req, id, warning);
+}
+
+/* The checks dockerd makes before it picks a scope: reserved names, a
+ * swarm network of that name, and what swarmd cannot create. */
+static int check_create(struct api_req *req,
+			const struct codec_network_create *c,
+			struct sw_err *err)
+{
+	const char *name = c->net.name, *driver = c->net.driver;
+
+	if (strcmp(name, "none") == 0 || strcmp(name, "default") == 0)
+		return sw_err_set(err, SW_EFORBIDDEN,
+				  "operation is not permitted on predefined "
+				  "%s network ",
+				  name);
+	if (strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 ||
+	    (is_manager(req) && store_get_by_name(swarm_store(api_swarm(req)),
+						  OBJ_NETWORK, name) != NULL))
+		return sw_err_set(err, SW_ECONFLICT,
+				  "network with name %s already exists", name);
+	if (c->config_only || c->has_config_from)
+		return sw_err_set(err, SW_ENOTIMPL,
+				  "swarmd does not support config-only "
+				  "networks");
+	if (c->ipam_driver[0] != '\0' && strcmp(c->ipam_driver, "default"))
+		return sw_err_set(err, SW_EINVALID,
+				  "rpc error: code = InvalidArgument desc = "
+				  "error during lookup of plugin %s",
+				  c->ipam_driver);
+	if (strcmp(driver, "overlay") == 0 && strcmp(c->scope, "local") == 0)
+		return sw_err_set(err, SW_EFORBIDDEN,
+				  "cannot downgrade network scope for overlay "
+				  "networks");
+	if (driver[0] != '\0' && strcmp(driver, "overlay") != 0 &&
+	    strcmp(driver, "bridge") != 0)
+		return sw_err_set(err, SW_ENOTFOUND, "plugin \"%s\" not found",
+				  driver);
+	return 0;
+}
+
+void h_networks_create(struct api_req *req)
+{
+	struct codec_network_create c;
+	struct json_object *body;
+	struct sw_err err;
+
+	memset(&c, 0, sizeof(c));
+	sw_err_clear(&err);
+	body = api_req_json(req, &err);
+	if (body == NULL || codec_network_decode(body, &c, &err) != 0 ||
+	    check_create(req, &c, &err) != 0) {
+		api_reply_error(req, &err);
+	} else if (strcmp(c.net.driver, "overlay") == 0 ||
+		   strcmp(c.scope, "swarm") == 0) {
+		if (c.net.driver[0] == '\0')
+			c.net.driver = "bridge";
+		create_swarm(req, &c);
+	} else {
+		create_local(req, body, c.net.name);
+	}
+	codec_network_free(&c);
+	json_object_put(body);
+}
+
+/* ---- remove ------------------------------------------------------------- */
+
+static void on_removed(void *data, int status, const struct sw_err *err)
+{
+	struct api_req *req = data;
+
+	if (status == 0)
+		api_reply_empty(req, 204);
+	else
+		api_reply_error(req, err);
+	api_req_unref(req);
+}
+
+/* Removes the network hit names: through raft for a swarm one (answered
+ * from the callback), at once for a local one. */
+static int remove_one(struct api_req *req, struct json_object *hit,
+		      struct sw_err *err)
+{
+	const char *id = member(hit, "Id");
+
+	if (strcmp(member(hit, "Scope"), "swarm") != 0) {
+		if (localnets_remove(local(req), id, err) != 0)
+			return -1;
+		api_reply_empty(req, 204);
+		return 0;
+	}
+	api_req_ref(req);
+	if (networks_remove(api_swarm(req), id, on_removed, req, err) != 0) {
+		api_req_unref(req);
+		return -1;
+	}
+	return 0;
+}
+
+void h_networks_remove(struct api_req *req)
+{
+	struct lookup l = {.term = req->params[0], .scope = ""};
+	struct json_object *all = all_networks(req);
+	struct json_object *hit = NULL;
+	struct sw_err err;
+	int rc;
+
+	lookup_run(&l, all);
+	if (l.by_id != NULL)
+		hit = l.by_id;
+	else if (l.n_name == 1)
+		hit = l.by_name;
+	else if (l.n_name == 0 && l.n_prefix == 1)
+		hit = l.by_prefix;
+	if (hit != NULL)
+		rc = remove_one(req, hit, &err);
+	else if (l.n_name > 1 || l.n_prefix > 1)
+		rc = sw_err_set(&err, SW_EINVALID,
+				"network %s is ambiguous (%zu matches found "
+				"based on %s)",
+				l.term, l.n_name > 1 ? l.n_name : l.n_prefix,
+				l.n_name > 1 ? "name" : "ID prefix");
+	else
+		rc = sw_err_set(&err, SW_ENOTFOUND, "network %s not found",
+				l.term);
+	json_object_put(all);
+	if (rc != 0)
+		api_reply_error(req, &err);
 }

@@ -37,7 +37,9 @@ const struct api_route api_routes[] = {
 	{API_GET, "/services/{id}/logs", h_services_logs},
 	{API_GET, "/tasks/{id}/logs", h_tasks_logs},
 	{API_GET, "/networks", h_networks_list},
+	{API_POST, "/networks/create", h_networks_create},
 	{API_GET, "/networks/{id}", h_networks_inspect},
+	{API_DELETE, "/networks/{id}", h_networks_remove},
 	{API_GET, "/distribution/{name*}/json", h_distribution},
 };
 

@@ -53,6 +53,8 @@ void h_tasks_inspect(struct api_req *req);
 /* h_networks.c */
 void h_networks_list(struct api_req *req);
 void h_networks_inspect(struct api_req *req);
+void h_networks_create(struct api_req *req);
+void h_networks_remove(struct api_req *req);
 
 /* h_system.c */
 void h_ping(struct api_req *req);

@@ -12,6 +12,7 @@
 
 #include "engine-api/errors.h"
 #include "engine-api/execs.h"
+#include "engine-api/localnets.h"
 #include "engine-api/router.h"
 #include "engine-api/routes.h"
 #include "engine-api/server_priv.h"
@@ -39,6 +40,7 @@ struct api_server {
 	struct api_upgrade **upgrades; /* hijacked connections in progress */
 	size_t n_upgrades;
 	struct api_execs *execs;
+	struct localnets *localnets; /* opened on first use */
 	int open_handles;
 	bool stopping;
 	void (*stop_cb)(void *data);
@@ -130,6 +132,15 @@ void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
 struct api_execs *api_server_execs(struct api_server *s)
 {
 	return s->execs;
+}
+
+struct localnets *api_server_localnets(struct api_server *s)
+{
+	/* Opened lazily: a daemon nobody asks about networks never writes
+	 * the file, and the data root exists by the first request. */
+	if (s->localnets == NULL)
+		s->localnets = localnets_open(s->env->data_root);
+	return s->localnets;
 }
 
 void api_server_kick(struct api_server *s)
@@ -559,5 +570,6 @@ void api_server_free(struct api_server *s)
 	free(s->streams);
 	free(s->upgrades);
 	execs_free(s->execs);
+	localnets_free(s->localnets);
 	free(s);
 }

@@ -46,4 +46,7 @@ void api_upgrade_free(struct api_upgrade *u);
 /* The server's exec instances (engine-api/execs.h). */
 struct api_execs *api_server_execs(struct api_server *s);
 
+/* This node's local networks (engine-api/localnets.h). */
+struct localnets *api_server_localnets(struct api_server *s);
+
 #endif

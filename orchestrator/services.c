@@ -6,6 +6,7 @@
 #include "lib/alloc.h"
 #include "lib/id.h"
 #include "lib/timefmt.h"
+#include "orchestrator/proposal.h"
 
 Swarmd__Service *services_unpack(const struct store_record *rec)
 {
@@ -60,6 +61,8 @@ static void fill(Swarmd__Service *m, const struct swarm_service *svc)
 	m->rollback = svc->rollback;
 	m->max_concurrent = svc->max_concurrent;
 	m->total_completions = svc->total_completions;
+	m->network_ids = svc->network_ids;
+	m->n_network_ids = svc->n_network_ids;
 }
 
 /* The running spec's typed parts become the previous ones. */
@@ -77,8 +80,6 @@ int services_create(struct swarm *s, const struct swarm_service *svc,
 		    char id[27], swarm_cb cb, void *data, struct sw_err *err)
 {
 	Swarmd__Service m = SWARMD__SERVICE__INIT;
-	struct change c;
-	int rc;
 
 	if (store_get_by_name(swarm_store(s), OBJ_SERVICE, svc->name) != NULL)
 		return sw_err_set(err, SW_ECONFLICT,
@@ -90,11 +91,8 @@ int services_create(struct swarm *s, const struct swarm_service *svc,
 	fill(&m, svc);
 	m.spec_version = 1;
 	m.max_spec_version = 1;
-	change_init(&c, timefmt_now_ns());
-	swarm_put(&c, CHANGE_CREATE, OBJ_SERVICE, id, svc->name, &m.base, 0);
-	rc = swarm_propose(s, &c, cb, data, err);
-	change_free(&c);
-	return rc;
+	return proposal_put(s, timefmt_now_ns(), CHANGE_CREATE, OBJ_SERVICE, id,
+			    svc->name, &m.base, 0, cb, data, err);
 }
 
 static bool same_bytes(const ProtobufCBinaryData *a,
@@ -131,7 +129,7 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 		store_get_by_name(swarm_store(s), OBJ_SERVICE, svc->name);
 	Swarmd__Service *old = rec ? services_unpack(rec) : NULL;
 	Swarmd__Service m = SWARMD__SERVICE__INIT;
-	struct change c;
+	int64_t now = timefmt_now_ns();
 	int rc;
 
 	if (old == NULL)
@@ -157,7 +155,6 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 	m.max_spec_version = old->max_spec_version > old->spec_version
 				     ? old->max_spec_version
 				     : old->spec_version;
-	change_init(&c, timefmt_now_ns());
 	if (!same_bytes(&old->task_template_json, &m.task_template_json)) {
 		m.spec_version =
 			same_bytes(&old->previous_task_template_json,
@@ -168,38 +165,28 @@ int services_update(struct swarm *s, const char *id, uint64_t version,
 		status = rollback ? services_update_status(
 					    "rollback_started",
 					    "manually requested rollback",
-					    c.now_ns, 0)
+					    now, 0)
 				  : services_update_status("updating",
 							   "update in progress",
-							   c.now_ns, 0);
+							   now, 0);
 		m.update_status_json.data = (uint8_t *)status;
 		m.update_status_json.len = strlen(status);
 	} else if (rollback) {
 		/* A rollback that changes no task completes at once. */
 		status = services_update_status("rollback_completed",
-						"rollback completed", c.now_ns,
-						c.now_ns);
+						"rollback completed", now, now);
 		m.update_status_json.data = (uint8_t *)status;
 		m.update_status_json.len = strlen(status);
 	}
-	swarm_put(&c, CHANGE_UPDATE, OBJ_SERVICE, rec->id, svc->name, &m.base,
-		  version);
+	rc = proposal_put(s, now, CHANGE_UPDATE, OBJ_SERVICE, rec->id,
+			  svc->name, &m.base, version, cb, data, err);
 	swarmd__service__free_unpacked(old, NULL);
 	free(status);
-	rc = swarm_propose(s, &c, cb, data, err);
-	change_free(&c);
 	return rc;
 }
 
 int services_remove(struct swarm *s, const char *id, swarm_cb cb, void *data,
 		    struct sw_err *err)
 {
-	struct change c;
-	int rc;
-
-	change_init(&c, timefmt_now_ns());
-	change_delete(&c, CHANGE_UPDATE, OBJ_SERVICE, id, 0);
-	rc = swarm_propose(s, &c, cb, data, err);
-	change_free(&c);
-	return rc;
+	return proposal_delete(s, OBJ_SERVICE, id, cb, data, err);
 }

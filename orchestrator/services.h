@@ -23,6 +23,8 @@ struct swarm_service {
 	Swarmd__UpdateParams *rollback; /* RollbackConfig, defaults filled */
 	uint64_t max_concurrent;        /* jobs */
 	uint64_t total_completions;
+	char **network_ids; /* swarm networks attached (resolved IDs) */
+	size_t n_network_ids;
 };
 
 /* Proposes a new service; id receives its ID (26 bytes). A taken name is
