@@ -221,6 +221,9 @@ static int decode_ipam(struct json_object *body,
 		return -1;
 	if (ipam == NULL)
 		return 0;
+	out->ipam_options_set =
+	    json_object_object_get_ex(ipam, "Options", &cfg) && cfg;
+	cfg = NULL;
 	if (string_member(ipam, "Driver", &out->ipam_driver, err) != 0 ||
 	    kv_list(ipam, "Options", &n->ipam_options, &n->n_ipam_options,
 		    err) != 0 ||

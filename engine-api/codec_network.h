@@ -46,6 +46,7 @@ struct codec_network_create {
 	struct swarm_network net;
 	const char *scope;       /* "" unless the client sent one */
 	const char *ipam_driver; /* "" → "default" */
+	bool ipam_options_set;   /* IPAM.Options present, even empty */
 	bool config_only;
 	bool has_config_from;
 };

@@ -167,19 +167,21 @@ static int pool_subnet(const struct ipam_subnet *used, size_t n_used,
 	return ipam_alloc_subnet(&b20, 1, 20, used, n_used, out, err);
 }
 
+/* An IPAM.Config entry as dockerd keeps a local one: what the user gave
+ * (no Gateway unless given), or a pool block with its first address. */
 static struct json_object *config_json(const struct ipam_subnet *sn,
-				       const char *range, const char *gateway)
+				       const Swarmd__IpamConfig *given)
 {
 	struct json_object *c = json_object_new_object();
 	char text[IPAM_CIDR_MAX], gw[IPAM_ADDR_MAX];
 
 	ipam_format(sn, text);
 	ipam_format_addr(sn->base + 1, gw);
-	jsonx_add_string(c, "Subnet", text);
-	if (range != NULL && range[0] != '\0')
-		jsonx_add_string(c, "IPRange", range);
-	jsonx_add_string(c, "Gateway",
-			 gateway != NULL && gateway[0] != '\0' ? gateway : gw);
+	jsonx_add_string(c, "Subnet", given ? given->subnet : text);
+	if (given != NULL && given->ip_range[0] != '\0')
+		jsonx_add_string(c, "IPRange", given->ip_range);
+	if (given == NULL || given->gateway[0] != '\0')
+		jsonx_add_string(c, "Gateway", given ? given->gateway : gw);
 	return c;
 }
 
@@ -203,13 +205,11 @@ static struct json_object *bridge_config(const struct localnets *l,
 						"on this address space");
 		used = xrealloc(used, (n_used + 1) * sizeof(*used));
 		used[n_used++] = sn;
-		json_object_array_add(cfg,
-				      config_json(&sn, n->ipam[i]->ip_range,
-						  n->ipam[i]->gateway));
+		json_object_array_add(cfg, config_json(&sn, n->ipam[i]));
 	}
 	if (rc == 0 && n->n_ipam == 0 &&
 	    (rc = pool_subnet(used, n_used, &sn, err)) == 0)
-		json_object_array_add(cfg, config_json(&sn, NULL, NULL));
+		json_object_array_add(cfg, config_json(&sn, NULL));
 	free(used);
 	if (rc != 0) {
 		json_object_put(cfg);
@@ -252,8 +252,11 @@ int localnets_create_bridge(struct localnets *l, struct json_object *body,
 	    .internal = req.net.internal,
 	    .attachable = req.net.attachable,
 	    .ipam_driver = "default",
+	    /* dockerd keeps a local network's IPAM options as sent. */
 	    .ipam_options =
-		codec_kv_json(req.net.ipam_options, req.net.n_ipam_options),
+		req.ipam_options_set
+		    ? kv_or_empty(req.net.ipam_options, req.net.n_ipam_options)
+		    : NULL,
 	    .ipam_config = cfg,
 	    .containers = json_object_new_object(),
 	    .options = kv_or_empty(req.net.options, req.net.n_options),
