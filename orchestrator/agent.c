@@ -220,8 +220,11 @@ static bool apply_report(const struct agent_report *r, Swarmd__Task *t,
 	if (r->state < t->state && !(task_state_terminal(r->state) &&
 				     !task_state_terminal(t->state)))
 		return false;
+	/* Status.Timestamp is when the state last changed: a report resent
+	 * with the same state (new details, or a retry) keeps it. */
+	if (r->state != t->state)
+		t->timestamp_ns = now;
 	t->state = r->state;
-	t->timestamp_ns = now;
 	set_str(&t->message, r->message);
 	set_str(&t->err, r->err);
 	if (r->has_container)

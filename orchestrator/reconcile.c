@@ -658,41 +658,61 @@ static void usage_of(const struct pass *p, const char *node,
 	u->ports = *ports;
 }
 
+/* Failures of t's service and spec on node within SwarmKit's window. */
+static uint64_t recent_failures(const struct pass *p, const char *node,
+				const Swarmd__Task *t)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const Swarmd__Task *o = p->v.tasks[i].t;
+
+		if (strcmp(o->node_id, node) == 0 &&
+		    strcmp(o->service_id, t->service_id) == 0 &&
+		    o->spec_version == t->spec_version &&
+		    (o->state == TASK_FAILED || o->state == TASK_REJECTED) &&
+		    o->timestamp_ns >= p->v.now - SCHED_FAILURE_WINDOW_NS)
+			n++;
+	}
+	return n;
+}
+
 /* Runs the filters on every node (or only on the task's own node for a
- * global task) and picks, among those that fit, the one with the fewest
- * tasks of the service, then the fewest overall (spread). NULL when none
+ * global task) and lets the scheduler choose among those that fit
+ * (sched_pick: spread preferences, recent failures, load). NULL when none
  * fits; counts then say why. */
 static const char *pick_node(const struct pass *p, const Swarmd__Task *t,
 			     size_t counts[SCHED_FILTERS])
 {
+	struct sched_candidate *c = xcalloc(p->v.n_nodes + 1, sizeof(*c));
 	const char *best = NULL;
-	uint64_t best_svc = 0;
-	size_t best_all = 0;
+	size_t n = 0;
+	int i;
 
-	for (size_t i = 0; i < p->v.n_nodes; i++) {
-		const char *id = p->v.nodes[i].id;
+	for (size_t k = 0; k < p->v.n_nodes; k++) {
+		const char *id = p->v.nodes[k].id;
 		struct sched_usage u;
 		uint32_t *ports;
-		size_t all;
 		int f;
 
 		if (t->node_id[0] != '\0' && strcmp(t->node_id, id) != 0)
 			continue;
 		usage_of(p, id, t->service_id, &u, &ports);
-		f = sched_check(id, p->v.nodes[i].n, t->spec, &u);
+		f = sched_check(id, p->v.nodes[k].n, t->spec, &u);
 		free(ports);
 		if (f >= 0) {
 			counts[f]++;
 			continue;
 		}
-		all = tasks_on(p, id, NULL);
-		if (best == NULL || u.service_tasks < best_svc ||
-		    (u.service_tasks == best_svc && all < best_all)) {
-			best = id;
-			best_svc = u.service_tasks;
-			best_all = all;
-		}
+		c[n++] = (struct sched_candidate){
+			id, p->v.nodes[k].n, u.service_tasks,
+			tasks_on(p, id, NULL), recent_failures(p, id, t)};
 	}
+	i = sched_pick(c, n, t->spec ? t->spec->spread : NULL,
+		       t->spec ? t->spec->n_spread : 0);
+	if (i >= 0)
+		best = c[i].node_id;
+	free(c);
 	return best;
 }
 

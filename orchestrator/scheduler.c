@@ -2,8 +2,11 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "lib/alloc.h"
 
 enum { EXPR_MAX = 256 };
 
@@ -100,6 +103,31 @@ static bool fits(const Swarmd__Node *n, const Swarmd__TaskSpec *s,
 		u->memory_bytes + s->reserve_memory_bytes <= n->memory_bytes);
 }
 
+/* SwarmKit compares platforms after normalizing x86_64 to amd64 and
+ * aarch64 to arm64; an empty field matches any node. */
+static const char *norm_arch(const char *a)
+{
+	if (strcasecmp(a, "x86_64") == 0)
+		return "amd64";
+	if (strcasecmp(a, "aarch64") == 0)
+		return "arm64";
+	return a;
+}
+
+static bool platform_ok(const Swarmd__Node *n, const Swarmd__TaskSpec *s)
+{
+	for (size_t i = 0; i < s->n_platforms; i++) {
+		const Swarmd__Platform *p = s->platforms[i];
+
+		if ((p->architecture[0] == '\0' ||
+		     strcasecmp(norm_arch(p->architecture),
+				norm_arch(n->architecture)) == 0) &&
+		    (p->os[0] == '\0' || strcasecmp(p->os, n->os) == 0))
+			return true;
+	}
+	return s->n_platforms == 0;
+}
+
 static bool ports_free(const Swarmd__TaskSpec *s, const struct sched_usage *u)
 {
 	for (size_t i = 0; i < s->n_ports; i++) {
@@ -124,6 +152,8 @@ int sched_check(const char *node_id, const Swarmd__Node *node,
 	for (size_t i = 0; i < spec->n_constraints; i++)
 		if (!sched_constraint_match(spec->constraints[i], node_id, node))
 			return SCHED_CONSTRAINTS;
+	if (!platform_ok(node, spec))
+		return SCHED_PLATFORM;
 	if (!ports_free(spec, used))
 		return SCHED_PORTS;
 	if (spec->max_replicas > 0 && used->service_tasks >= spec->max_replicas)
@@ -131,11 +161,94 @@ int sched_check(const char *node_id, const Swarmd__Node *node,
 	return -1;
 }
 
+/* ---- choosing among the nodes that fit ---------------------------------- */
+
+/* The value of a spread label on a node; "" groups the nodes without it. */
+static const char *spread_value(const struct sched_candidate *c,
+				const char *label)
+{
+	const char *v = node_value(label, c->node_id, c->node);
+
+	return v != NULL ? v : "";
+}
+
+/* Tasks of the service on the nodes still in play whose label has value. */
+static uint64_t group_tasks(const struct sched_candidate *c, size_t n,
+			    const bool *in, const char *label,
+			    const char *value)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (in[i] && strcmp(spread_value(&c[i], label), value) == 0)
+			sum += c[i].service_tasks;
+	return sum;
+}
+
+/* Keeps in play only the nodes of the label value with the fewest tasks. */
+static void narrow(const struct sched_candidate *c, size_t n, bool *in,
+		   const char *label)
+{
+	const char *best = NULL;
+	uint64_t best_n = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v;
+		uint64_t t;
+
+		if (!in[i])
+			continue;
+		v = spread_value(&c[i], label);
+		t = group_tasks(c, n, in, label, v);
+		if (best == NULL || t < best_n) {
+			best = v;
+			best_n = t;
+		}
+	}
+	for (size_t i = 0; best != NULL && i < n; i++)
+		if (in[i] && strcmp(spread_value(&c[i], label), best) != 0)
+			in[i] = false;
+}
+
+/* SwarmKit's nodeLess: true when a should get the task before b. */
+static bool better(const struct sched_candidate *a,
+		   const struct sched_candidate *b)
+{
+	if ((a->recent_failures >= SCHED_MAX_FAILURES ||
+	     b->recent_failures >= SCHED_MAX_FAILURES) &&
+	    a->recent_failures != b->recent_failures)
+		return a->recent_failures < b->recent_failures;
+	if (a->service_tasks != b->service_tasks)
+		return a->service_tasks < b->service_tasks;
+	return a->all_tasks < b->all_tasks;
+}
+
+int sched_pick(const struct sched_candidate *c, size_t n,
+	       char *const *spread, size_t n_spread)
+{
+	bool *in;
+	int best = -1;
+
+	if (n == 0)
+		return -1;
+	in = xcalloc(n, sizeof(*in));
+	for (size_t i = 0; i < n; i++)
+		in[i] = true;
+	for (size_t l = 0; l < n_spread; l++)
+		narrow(c, n, in, spread[l]);
+	for (size_t i = 0; i < n; i++)
+		if (in[i] && (best < 0 || better(&c[i], &c[best])))
+			best = (int)i;
+	free(in);
+	return best;
+}
+
 void sched_explain(const size_t counts[SCHED_FILTERS], char *out, size_t n)
 {
 	static const char *const what[SCHED_FILTERS] = {
 		"not available for new tasks", "insufficient resources on",
 		"scheduling constraints not satisfied on",
+		"unsupported platform on",
 		"host-mode port already in use on",
 		"max replicas per node limit exceed"};
 	size_t len = (size_t)snprintf(out, n, "no suitable node (");

@@ -1,7 +1,8 @@
 /* Where a task may run: SwarmKit's node filters, in its order (ready and
- * active, resources, constraints, host-mode ports, max replicas per node),
- * and Docker's "no suitable node (...)" explanation. Pure: no store, no
- * loop. */
+ * active, resources, constraints, platform, host-mode ports, max replicas
+ * per node), Docker's "no suitable node (...)" explanation, and the choice
+ * among the nodes that fit (spread preferences, recent failures, load).
+ * Pure: no store, no loop. */
 #ifndef SW_ORCH_SCHEDULER_H
 #define SW_ORCH_SCHEDULER_H
 
@@ -15,6 +16,7 @@ enum sched_filter {
 	SCHED_READY = 0,
 	SCHED_RESOURCES,
 	SCHED_CONSTRAINTS,
+	SCHED_PLATFORM,
 	SCHED_PORTS,
 	SCHED_MAX_REPLICAS,
 	SCHED_FILTERS,
@@ -38,6 +40,30 @@ int sched_check(const char *node_id, const Swarmd__Node *node,
  * unparsable expression matches nothing. */
 bool sched_constraint_match(const char *expr, const char *node_id,
 			    const Swarmd__Node *node);
+
+/* SwarmKit's rule for nodes where the service keeps failing: a node with
+ * at least this many failures of the service's current spec within the
+ * window is tried after the others. */
+enum { SCHED_MAX_FAILURES = 5 };
+#define SCHED_FAILURE_WINDOW_NS (5LL * 60 * 1000000000)
+
+/* A node that passed the filters, with what already runs there. */
+struct sched_candidate {
+	const char *node_id;
+	const Swarmd__Node *node;
+	uint64_t service_tasks;   /* live tasks of the service */
+	uint64_t all_tasks;       /* live tasks of any service */
+	uint64_t recent_failures; /* of this spec, within the window */
+};
+
+/* Which candidate the next task goes to, as SwarmKit's scheduler decides:
+ * level by level over the spread labels (e.g. "node.labels.zone"), the
+ * label value whose nodes run the fewest tasks of the service (nodes
+ * without the label share one group); then nodes with repeated recent
+ * failures last; then the fewest tasks of the service; then the fewest
+ * tasks overall. The index, or -1 when n is 0. */
+int sched_pick(const struct sched_candidate *c, size_t n,
+	       char *const *spread, size_t n_spread);
 
 /* Docker's text for tasks that fit nowhere, from how many nodes each filter
  * turned away: "no suitable node (insufficient resources on 1 node)". */
