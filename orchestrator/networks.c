@@ -241,22 +241,16 @@ void networks_add_predefined(struct change *c)
 	add_ingress(c);
 }
 
-/* ---- create ----------------------------------------------------------------
- */
+/* ---- create -------------------------------------------------------------- */
 
 static int check_create(const struct swarm *s, const struct swarm_network *n,
 			struct sw_err *err)
 {
 	const struct store_record *ingress;
 
-	/* dockerd keeps "bridge" for its default network and "none" for the
-	 * null one, whether or not they exist on this node. */
-	if (strcmp(n->name, "none") == 0)
-		return sw_err_set(err, SW_EFORBIDDEN,
-				  "operation is not permitted on predefined "
-				  "none network ");
-	if (strcmp(n->name, "bridge") == 0 ||
-	    store_get_by_name(swarm_store(s), OBJ_NETWORK, n->name) != NULL)
+	/* The store refuses a taken name too, but with SwarmKit's generic
+	 * text; dockerd checks first and answers this. */
+	if (store_get_by_name(swarm_store(s), OBJ_NETWORK, n->name) != NULL)
 		return sw_err_set(err, SW_ECONFLICT,
 				  "network with name %s already exists",
 				  n->name);
@@ -433,8 +427,7 @@ int networks_create(struct swarm *s, const struct swarm_network *n, char id[27],
 	return rc;
 }
 
-/* ---- remove ----------------------------------------------------------------
- */
+/* ---- remove -------------------------------------------------------------- */
 
 static bool publishes_ingress(const Swarmd__Service *svc)
 {
