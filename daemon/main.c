@@ -21,6 +21,7 @@
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/sysinfo.h"
+#include "orchestrator/executor_sim.h"
 #include "orchestrator/swarm.h"
 
 #ifndef SWARMD_PAUSE_TAR
@@ -29,6 +30,8 @@
 
 struct daemon {
 	uv_loop_t loop;
+	bool sim; /* --executor sim: no containerd at all */
+	char *no_ctd_socket; /* where the runtime looks when there is none */
 	struct options opts;
 	struct api_env env;
 	struct api_server *api;
@@ -234,10 +237,29 @@ static int prepare(struct daemon *d, struct sw_err *err)
 	return 0;
 }
 
+/* The containerd socket the runtime and the CRI executor use. With the sim
+ * executor nothing listens there: container endpoints answer that the
+ * runtime is unreachable, while tasks run in memory. */
+static const char *containerd_socket(struct daemon *d)
+{
+	if (d->ctd != NULL)
+		return ctd_socket(d->ctd);
+	if (d->opts.containerd != NULL)
+		return d->opts.containerd;
+	if (d->no_ctd_socket == NULL)
+		d->no_ctd_socket =
+			xasprintf("%s/no-containerd.sock", d->opts.exec_root);
+	return d->no_ctd_socket;
+}
+
 static int start_containerd(struct daemon *d, struct sw_err *err)
 {
 	struct ctd_paths paths;
 
+	if (d->sim) {
+		log_info("executor sim: tasks run in memory, no containerd");
+		return 0;
+	}
 	if (d->opts.containerd != NULL) {
 		log_info("using external containerd at %s",
 			 d->opts.containerd);
@@ -288,6 +310,22 @@ static void free_executor_config(struct exec_cri_config *cfg)
 	free((char *)cfg->cni_conf_dir);
 }
 
+static struct executor *make_sim_executor(struct daemon *d, exec_event_cb cb,
+					  void *cb_data)
+{
+	struct exec_sim_config cfg = {
+	    .start_ms = d->opts.sim_delay_ms,
+	    .on_event = cb,
+	    .event_data = cb_data,
+	};
+	struct sw_err err;
+	struct executor *ex = executor_sim_new(&d->loop, &cfg, &err);
+
+	if (ex == NULL)
+		log_error("cannot run tasks: %s", err.msg);
+	return ex;
+}
+
 static struct executor *make_executor(void *ctx, const char *node_id,
 				      exec_event_cb cb, void *cb_data)
 {
@@ -296,13 +334,13 @@ static struct executor *make_executor(void *ctx, const char *node_id,
 	struct executor *ex;
 	struct sw_err err;
 
+	if (d->sim)
+		return make_sim_executor(d, cb, cb_data);
 	executor_config(d, node_id, &cfg);
 	cfg.on_event = cb;
 	cfg.event_data = cb_data;
 	cfg.runtime = d->runtime;
-	ex = executor_cri_new(&d->loop,
-			      d->ctd ? ctd_socket(d->ctd) : d->opts.containerd,
-			      &cfg, &err);
+	ex = executor_cri_new(&d->loop, containerd_socket(d), &cfg, &err);
 	if (ex == NULL)
 		log_error("cannot run tasks: %s", err.msg);
 	free_executor_config(&cfg);
@@ -315,6 +353,8 @@ static void cleanup_executor(void *ctx, const char *node_id)
 	struct exec_cri_config cfg;
 	struct sw_err err;
 
+	if (((struct daemon *)ctx)->sim)
+		return; /* the sim leaves nothing on the node */
 	executor_config(ctx, node_id, &cfg);
 	if (executor_cri_teardown(&cfg, &err) != 0)
 		log_warn("leaving the swarm: %s", err.msg);
@@ -344,9 +384,7 @@ static int start_runtime(struct daemon *d, struct sw_err *err)
 {
 	struct rt_cri_config cfg = {.sandbox_image = CTD_PAUSE_IMAGE};
 
-	d->runtime = runtime_cri_new(
-		&d->loop, d->ctd ? ctd_socket(d->ctd) : d->opts.containerd,
-		&cfg, err);
+	d->runtime = runtime_cri_new(&d->loop, containerd_socket(d), &cfg, err);
 	d->env.runtime = d->runtime;
 	return d->runtime != NULL ? 0 : -1;
 }
@@ -427,10 +465,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum sw_loglevel)log_parse_level(d.opts.log_level));
+	d.sim = strcmp(d.opts.executor, "sim") == 0;
 	rc = run(&d);
 	if (d.lock_fd >= 0)
 		close(d.lock_fd);
 	free(d.pause_tar);
+	free(d.no_ctd_socket);
 	options_free(&d.opts);
 	return rc;
 }

@@ -41,6 +41,8 @@ void options_usage(FILE *out)
 	      "  -D, --debug                Enable debug mode\n"
 	      "      --exec-root string     Root directory for execution "
 	      "state files (default \"" SWARMD_DEFAULT_EXEC_ROOT "\")\n"
+	      "      --executor string      Task executor: \"cri\" or \"sim\" "
+	      "(in memory, no containerd) (default \"cri\")\n"
 	      "  -h, --help                 Print usage\n"
 	      "  -H, --host string          Daemon socket to listen on "
 	      "(default \"" SWARMD_DEFAULT_HOST "\")\n"
@@ -49,6 +51,8 @@ void options_usage(FILE *out)
 	      "  -l, --log-level string     Set the logging level "
 	      "(\"debug\"|\"info\"|\"warn\"|\"error\"|\"fatal\") (default "
 	      "\"info\")\n"
+	      "      --sim-delay int        sim executor: milliseconds "
+	      "before a started task runs (default 0)\n"
 	      "  -p, --pidfile string       Path to use for daemon PID file "
 	      "(default \"" SWARMD_DEFAULT_EXEC_ROOT "/swarmd.pid\")\n"
 	      "  -v, --version              Print version information and "
@@ -99,6 +103,7 @@ static void set_defaults(struct options *o)
 	o->data_root = xstrdup(SWARMD_DEFAULT_DATA_ROOT);
 	o->exec_root = xstrdup(SWARMD_DEFAULT_EXEC_ROOT);
 	o->log_level = xstrdup("info");
+	o->executor = xstrdup("cri");
 }
 
 static const struct option long_opts[] = {
@@ -111,10 +116,27 @@ static const struct option long_opts[] = {
 	{"pidfile", required_argument, NULL, 'p'},
 	{"label", required_argument, NULL, 'L'},
 	{"debug", no_argument, NULL, 'D'},
+	{"executor", required_argument, NULL, 'X'},
+	{"sim-delay", required_argument, NULL, 'S'},
 	{"version", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+static int parse_delay(struct options *o, const char *arg, struct sw_err *err)
+{
+	char *end;
+	unsigned long ms;
+
+	errno = 0;
+	ms = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || ms > 3600000)
+		return sw_err_set(err, SW_EINVALID,
+				  "invalid argument \"%s\" for --sim-delay",
+				  arg);
+	o->sim_delay_ms = (unsigned)ms;
+	return 0;
+}
 
 /* Applies one parsed flag. */
 static int apply_flag(struct options *o, int c, const char *arg,
@@ -155,6 +177,11 @@ static int apply_flag(struct options *o, int c, const char *arg,
 		o->set_by_flag |= OPT_DEBUG;
 		o->debug = true;
 		return 0;
+	case 'X':
+		set_str(&o->executor, arg);
+		return 0;
+	case 'S':
+		return parse_delay(o, arg, err);
 	case 'v':
 		o->show_version = true;
 		return 0;
@@ -384,6 +411,11 @@ static int validate(struct options *o, struct sw_err *err)
 		return sw_err_set(err, SW_EINVALID,
 				  "--data-root and --exec-root must be "
 				  "absolute paths");
+	if (strcmp(o->executor, "cri") != 0 && strcmp(o->executor, "sim") != 0)
+		return sw_err_set(err, SW_EINVALID,
+				  "unknown executor \"%s\": use \"cri\" or "
+				  "\"sim\"",
+				  o->executor);
 	if (o->pidfile == NULL)
 		o->pidfile = xasprintf("%s/swarmd.pid", o->exec_root);
 	if (o->debug && !(o->set_by_flag & OPT_LOG_LEVEL))
@@ -413,6 +445,7 @@ void options_free(struct options *o)
 	free(o->log_level);
 	free(o->config_file);
 	free(o->pidfile);
+	free(o->executor);
 	for (size_t i = 0; o->labels != NULL && o->labels[i] != NULL; i++)
 		free(o->labels[i]);
 	free(o->labels);

@@ -24,6 +24,10 @@ struct options {
 	char *config_file;
 	char *pidfile;
 	char **labels;     /* NULL-terminated */
+	/* Who runs this node's tasks: "cri" (containerd, the default) or
+	 * "sim" (in memory, no containerd: for control-plane benchmarks). */
+	char *executor;
+	unsigned sim_delay_ms; /* sim: start → RUNNING after this long */
 	bool debug;
 	bool show_version;
 	bool show_help;
