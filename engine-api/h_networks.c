@@ -315,8 +315,10 @@ void h_networks_create(struct api_req *req)
 
 	memset(&c, 0, sizeof(c));
 	sw_err_clear(&err);
-	body = api_req_json(req, &err);
-	if (body == NULL || codec_network_decode(body, &c, &err) != 0 ||
+	body = api_req_body_object(req, "types.NetworkCreateRequest");
+	if (body == NULL)
+		return;
+	if (codec_network_decode(body, &c, &err) != 0 ||
 	    check_create(req, &c, &err) != 0) {
 		api_reply_error(req, &err);
 	} else if (strcmp(c.net.driver, "overlay") == 0 ||
@@ -394,4 +396,153 @@ void h_networks_remove(struct api_req *req)
 	json_object_put(all);
 	if (rc != 0)
 		api_reply_error(req, &err);
+}
+
+/* ---- prune -------------------------------------------------------------- */
+
+/* label=k / label=k=v must all match, label!=... must all miss: prune
+ * filters combine their values with AND, unlike list filters. */
+static bool prune_labels_match(const struct filters *f, struct json_object *net)
+{
+	const struct filter_entry *with = filters_get(f, "label");
+	const struct filter_entry *without = filters_get(f, "label!");
+
+	for (size_t i = 0; with && i < with->nvalues; i++)
+		if (!netfilter_label_match(with->values[i], net))
+			return false;
+	for (size_t i = 0; without && i < without->nvalues; i++)
+		if (netfilter_label_match(without->values[i], net))
+			return false;
+	return true;
+}
+
+/* Swarm networks are removed one proposal after the other; the answer
+ * lists what went, swarm networks first, as dockerd's does. */
+struct prune_ctx {
+	struct api_req *req;
+	struct json_object *candidates; /* swarm networks to try */
+	size_t next;
+	struct json_object *deleted; /* names */
+	struct json_object *local_deleted;
+};
+
+static void prune_next(struct prune_ctx *ctx);
+
+static void on_pruned(void *data, int status, const struct sw_err *err)
+{
+	struct prune_ctx *ctx = data;
+	struct json_object *net =
+	    json_object_array_get_idx(ctx->candidates, ctx->next - 1);
+
+	if (status == 0)
+		json_object_array_add(
+		    ctx->deleted, json_object_new_string(member(net, "Name")));
+	prune_next(ctx);
+}
+
+static void prune_finish(struct prune_ctx *ctx)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < json_object_array_length(ctx->local_deleted);
+	     i++)
+		json_object_array_add(ctx->deleted,
+				      json_object_get(json_object_array_get_idx(
+					  ctx->local_deleted, i)));
+	if (json_object_array_length(ctx->deleted) > 0) {
+		jsonx_add(o, "NetworksDeleted", ctx->deleted);
+	} else {
+		json_object_put(ctx->deleted);
+		jsonx_add(o, "NetworksDeleted", NULL);
+	}
+	api_reply_json(ctx->req, 200, o);
+	api_req_unref(ctx->req);
+	json_object_put(ctx->candidates);
+	json_object_put(ctx->local_deleted);
+	free(ctx);
+}
+
+/* A network still in use is skipped, as dockerd skips it with a
+ * warning. */
+static void prune_next(struct prune_ctx *ctx)
+{
+	struct sw_err err;
+
+	while (ctx->next < json_object_array_length(ctx->candidates)) {
+		struct json_object *net =
+		    json_object_array_get_idx(ctx->candidates, ctx->next++);
+
+		if (networks_remove(api_swarm(ctx->req), member(net, "Id"),
+				    on_pruned, ctx, &err) == 0)
+			return;
+	}
+	prune_finish(ctx);
+}
+
+/* Splits the networks a prune may take into ctx: local ones go at once,
+ * swarm ones (never ingress) become candidates. */
+static void prune_collect(struct prune_ctx *ctx, const struct filters *f)
+{
+	struct json_object *all = all_networks(ctx->req);
+	struct sw_err err;
+
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		struct json_object *net = json_object_array_get_idx(all, i);
+		const char *name = member(net, "Name");
+		bool swarm = strcmp(member(net, "Scope"), "swarm") == 0;
+		struct json_object *ing = NULL;
+
+		json_object_object_get_ex(net, "Ingress", &ing);
+		if (!prune_labels_match(f, net) ||
+		    json_object_get_boolean(ing) ||
+		    (!swarm && localnets_is_builtin_name(name)))
+			continue;
+		if (swarm)
+			json_object_array_add(ctx->candidates,
+					      json_object_get(net));
+		else if (localnets_remove(local(ctx->req), member(net, "Id"),
+					  &err) == 0)
+			json_object_array_add(ctx->local_deleted,
+					      json_object_new_string(name));
+	}
+	json_object_put(all);
+}
+
+/* Keys dockerd accepts; `until` (a time or a Go duration) is refused
+ * for now rather than ignored, so nothing newer than meant goes. */
+static int prune_filters(struct api_req *req, struct filters *f,
+			 struct sw_err *err)
+{
+	static const char *const keys[] = {"until", "label", "label!", NULL};
+
+	if (filters_parse(api_query(req, "filters"), f, err) != 0 ||
+	    filters_validate(f, keys, err) != 0)
+		return -1;
+	if (filters_get(f, "until") != NULL)
+		return sw_err_set(err, SW_ENOTIMPL,
+				  "swarmd does not support the until filter of "
+				  "a network prune");
+	return 0;
+}
+
+void h_networks_prune(struct api_req *req)
+{
+	struct prune_ctx *ctx;
+	struct filters f;
+	struct sw_err err;
+
+	if (prune_filters(req, &f, &err) != 0) {
+		filters_free(&f);
+		api_reply_error(req, &err);
+		return;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	ctx->req = req;
+	ctx->candidates = json_object_new_array();
+	ctx->deleted = json_object_new_array();
+	ctx->local_deleted = json_object_new_array();
+	api_req_ref(req);
+	prune_collect(ctx, &f);
+	filters_free(&f);
+	prune_next(ctx);
 }

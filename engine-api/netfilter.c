@@ -60,15 +60,13 @@ static bool match_scope(const char *v, const void *arg)
 	return strcmp(member((struct json_object *)arg, "Scope"), v) == 0;
 }
 
-/* "key" or "key=value" against the Labels map. */
-static bool match_label(const char *v, const void *arg)
+bool netfilter_label_match(const char *v, struct json_object *net)
 {
 	struct json_object *labels = NULL;
 	const char *eq = strchr(v, '=');
 	size_t klen = eq ? (size_t)(eq - v) : strlen(v);
 
-	if (!json_object_object_get_ex((struct json_object *)arg, "Labels",
-				       &labels) ||
+	if (!json_object_object_get_ex(net, "Labels", &labels) ||
 	    !json_object_is_type(labels, json_type_object))
 		return false;
 	json_object_object_foreach(labels, k, value)
@@ -79,6 +77,11 @@ static bool match_label(const char *v, const void *arg)
 				   0;
 	}
 	return false;
+}
+
+static bool match_label(const char *v, const void *arg)
+{
+	return netfilter_label_match(v, (struct json_object *)arg);
 }
 
 static bool match_type(const char *v, const void *arg)

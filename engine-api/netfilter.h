@@ -18,6 +18,9 @@
  * 400 for a bad dangling value, in dockerd's words. */
 int netfilter_check(const struct filters *f, struct sw_err *err);
 
+/* True when net's Labels hold "key" (any value) or "key=value". */
+bool netfilter_label_match(const char *v, struct json_object *net);
+
 /* True when net (Docker's Network JSON) passes every filter. */
 bool netfilter_match(const struct filters *f, struct json_object *net);
 

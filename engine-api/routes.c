@@ -38,6 +38,7 @@ const struct api_route api_routes[] = {
 	{API_GET, "/tasks/{id}/logs", h_tasks_logs},
 	{API_GET, "/networks", h_networks_list},
 	{API_POST, "/networks/create", h_networks_create},
+	{API_POST, "/networks/prune", h_networks_prune},
 	{API_GET, "/networks/{id}", h_networks_inspect},
 	{API_DELETE, "/networks/{id}", h_networks_remove},
 	{API_GET, "/distribution/{name*}/json", h_distribution},

@@ -55,6 +55,7 @@ void h_networks_list(struct api_req *req);
 void h_networks_inspect(struct api_req *req);
 void h_networks_create(struct api_req *req);
 void h_networks_remove(struct api_req *req);
+void h_networks_prune(struct api_req *req);
 
 /* h_system.c */
 void h_ping(struct api_req *req);

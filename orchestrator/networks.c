@@ -309,6 +309,9 @@ static int alloc_subnets(const struct swarm *s, const struct swarm_network *n,
 		if (m->ipam[i] == NULL)
 			return -1;
 		m->n_ipam++;
+		/* No room for a gateway and an address: SwarmKit's IPAM gives
+		 * up on such a pool as on an overlapping one. */
+		m->failed = m->failed || sn.prefix > 30;
 		for (size_t j = 0; j < h->n_subnets && !m->failed; j++)
 			m->failed = ipam_overlap(&sn, &h->subnets[j]);
 		held_add_subnet(h, &sn);

@@ -4,6 +4,7 @@ swarmd and against dockerd 20.10 (one of each for the module, each in its
 own swarm on its own 127.0.0.x), outputs diffed after masking.
 
 Masking rules (both sides alike):
+  * Version.Index -> <INDEX> (dockerd's raft writes more);
   * RFC 3339 timestamps -> <TIME>; 25-character base36 IDs -> <ID>; 64-hex
     IDs -> <CID>; the 12-character ID column of `network ls` -> <ID12>;
   * addresses from the local pools (172.x.y.z) -> <LOCALPOOL>: dockerd's
@@ -55,6 +56,7 @@ def mask(text):
 def mask_json(obj):
     if isinstance(obj, dict):
         return {k: ("<VXLAN>" if k == "com.docker.network.driver.overlay.vxlanid_list"
+                    else "<INDEX>" if k == "Version" and isinstance(v, dict)
                     else mask_json(v)) for k, v in obj.items()}
     if isinstance(obj, list):
         return [mask_json(v) for v in obj]
@@ -346,6 +348,7 @@ def test_service_by_network_name_and_rm_in_use(pair):
             "Error response from daemon: rpc error: code = FailedPrecondition desc = "
             "network %s is in use by service %s\n" % (net, svc["ID"])), p.stderr
     pair.cli(cli, "network", "rm", "appnet")
+    pair.api("GET", "/v1.41/services/web")
     pair.cli(cli, "service", "inspect", "--format",
              "{{json .Spec.TaskTemplate.Networks}} {{len .Endpoint.VirtualIPs}}", "web")
     # The deprecated top-level Networks, by name, through the API.
@@ -353,6 +356,7 @@ def test_service_by_network_name_and_rm_in_use(pair):
                                                              "Command": ["sleep", "1d"]}},
             "Networks": [{"Target": "side", "Aliases": ["o"]}]}
     pair.api("POST", "/v1.41/services/create", body)
+    pair.api("GET", "/v1.41/services/old")
     for eng in pair.engines:
         side = api_json(eng, "GET", "/v1.41/networks/side")["Id"]
         svc = api_json(eng, "GET", "/v1.41/services/old")
@@ -367,6 +371,26 @@ def test_service_by_network_name_and_rm_in_use(pair):
     for eng in pair.engines:
         wait_removed(eng, "appnet")
         wait_removed(eng, "side")
+    pair.check()
+
+
+def test_prune(pair):
+    """`network prune` takes unused user networks of both scopes, never
+    ingress, the built-in ones or one a service uses; label filters AND."""
+    for eng in pair.engines:
+        create(eng, {"Name": "pr-keep", "Driver": "overlay", "Labels": {"keep": "1"}})
+        create(eng, {"Name": "pr-a", "Driver": "overlay", "Labels": {"tier": "x"}})
+        create(eng, {"Name": "pr-b", "Driver": "overlay"})
+        create(eng, {"Name": "pr-used", "Driver": "overlay"})
+        create(eng, {"Name": "pr-br", "Labels": {"tier": "x"}})
+        api_json(eng, "POST", "/v1.41/services/create", status=201, body={
+            "Name": "pr-svc", "Networks": [{"Target": "pr-used"}],
+            "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Command": ["sleep", "1d"]}}})
+    pair.api("POST", "/v1.41/networks/prune?" + harness.query({"label": ["tier=x", "keep"]}))
+    pair.api("POST", "/v1.41/networks/prune?" + harness.query({"nosuch": ["x"]}))
+    pair.cli(harness.CLI28, "network", "prune", "-f", "--filter", "label=tier=x", sort=True)
+    pair.cli(harness.CLI20, "network", "prune", "-f", "--filter", "label!=keep", sort=True)
+    pair.api("GET", "/v1.41/networks?" + harness.query({"scope": ["swarm"]}))
     pair.check()
 
 
