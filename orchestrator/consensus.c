@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "lib/alloc.h"
+#include "lib/timefmt.h"
+#include "orchestrator/commitstats.h"
 
 struct consensus {
 	uv_loop_t *loop;
@@ -33,6 +35,7 @@ struct consensus {
 	void *ready_data;
 	consensus_close_cb close_cb;
 	void *close_data;
+	struct commitstats *stats; /* NULL unless a benchmark asks */
 };
 
 /* ---- errors ---- */
@@ -215,6 +218,7 @@ struct consensus *consensus_init(uv_loop_t *loop, const char *dir, uint64_t id,
 	c->watch.data = c;
 	uv_timer_init(loop, &c->defer);
 	c->defer.data = c;
+	c->stats = commitstats_from_env(loop);
 	return c;
 
 err_close_io:
@@ -331,6 +335,8 @@ static void release_cb(uv_timer_t *t)
 
 	raft_uv_close(&c->io);
 	c->open_handles = 2;
+	commitstats_free(c->stats);
+	c->stats = NULL;
 	uv_close((uv_handle_t *)&c->watch, handle_closed_cb);
 	uv_close((uv_handle_t *)&c->defer, handle_closed_cb);
 }
@@ -375,6 +381,7 @@ static void apply_cb(struct raft_apply *a, int status, void *result)
 		st = raft_status_err(status, &err);
 	else
 		st = fsm_outcome(req->c->fsm, result, a->index, &err);
+	commitstats_record(req->c->stats, timefmt_now_ns() - req->proposed_ns);
 	req->cb(req, st, a->index, &err);
 }
 
@@ -392,6 +399,8 @@ int consensus_propose(struct consensus *c, struct consensus_propose_req *req,
 	req->c = c;
 	req->cb = cb;
 	req->apply.data = req;
+	if (c->stats != NULL)
+		req->proposed_ns = timefmt_now_ns();
 	rv = raft_apply(&c->raft, &req->apply, &buf, 1, apply_cb);
 	if (rv != 0) {
 		/* On failure raft did not take the buffer. */

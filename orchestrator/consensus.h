@@ -60,6 +60,7 @@ struct consensus_propose_req {
 	struct raft_apply apply;
 	struct consensus *c;
 	consensus_propose_cb cb;
+	int64_t proposed_ns; /* for commit latency statistics */
 };
 
 struct consensus_change_req;
