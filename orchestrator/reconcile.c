@@ -52,6 +52,8 @@ static void load_nodes(struct view *v, const struct store *st)
 			strcmp(n->state, "ready") == 0 &&
 			strcmp(n->availability, "active") == 0;
 		v->nodes[v->n_nodes].n = n;
+		v->nodes[v->n_nodes].down_since =
+			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
 		v->n_nodes++;
 	}
 }
@@ -110,6 +112,44 @@ static bool node_invalid(const struct view *v, const char *id)
 	return true;
 }
 
+/* ---- orphans --------------------------------------------------------------- */
+
+static void set_state(struct view *v, struct task_rec *tr, int state,
+		      const char *message);
+
+#define ORPHAN_AFTER_NS (24LL * 3600 * 1000000000LL)
+
+static void wake_at(struct view *v, int64_t at)
+{
+	if (v->wake_at == 0 || at < v->wake_at)
+		v->wake_at = at;
+}
+
+/* The tasks of a node that stayed down for 24 h (no change to its record
+ * since) turn ORPHANED, as SwarmKit's dispatcher does: they were replaced
+ * long ago and their node is not expected back. */
+static void orphan_tasks(struct view *v)
+{
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		int64_t at = v->nodes[i].down_since + ORPHAN_AFTER_NS;
+
+		if (v->nodes[i].down_since == 0)
+			continue;
+		if (at > v->now) {
+			wake_at(v, at);
+			continue;
+		}
+		for (size_t j = 0; j < v->n_tasks; j++) {
+			struct task_rec *tr = &v->tasks[j];
+
+			if (strcmp(tr->t->node_id, v->nodes[i].id) == 0 &&
+			    tr->t->state >= TASK_ASSIGNED &&
+			    tr->t->state <= TASK_RUNNING)
+				set_state(v, tr, TASK_ORPHANED, NULL);
+		}
+	}
+}
+
 /* ---- writing tasks ------------------------------------------------------ */
 
 /* Every task is written at most once per change (a second op on it would
@@ -142,11 +182,13 @@ void rc_set_desired(struct task_rec *tr, int desired)
 	tr->dirty = true;
 }
 
+/* message NULL keeps the task's message. */
 static void set_state(struct view *v, struct task_rec *tr, int state,
 		      const char *message)
 {
 	tr->t->state = state;
-	rc_set_str(&tr->t->message, message);
+	if (message != NULL)
+		rc_set_str(&tr->t->message, message);
 	tr->t->timestamp_ns = v->now;
 	tr->dirty = true;
 }
@@ -244,8 +286,7 @@ static bool still_delayed(struct view *v, const Swarmd__Task *t)
 {
 	if (t->desired_state != TASK_READY || t->restart_at_ns <= v->now)
 		return false;
-	if (v->wake_at == 0 || t->restart_at_ns < v->wake_at)
-		v->wake_at = t->restart_at_ns;
+	wake_at(v, t->restart_at_ns);
 	return true;
 }
 
@@ -832,6 +873,7 @@ static void run_pass(struct reconciler *r)
 	r->dirty = false;
 	load_view(&p.v, r->s);
 	change_init(&p.c, p.v.now);
+	orphan_tasks(&p.v);
 	reconcile_services(&p);
 	prune(&p);
 	allocate_and_schedule(&p);

@@ -22,6 +22,7 @@ struct view {
 	struct node_rec {
 		const char *id;
 		bool eligible; /* ready and active: takes new tasks */
+		int64_t down_since; /* last change of a down node, else 0 */
 		Swarmd__Node *n;
 	} *nodes;
 	size_t n_nodes;

@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "orchestrator/ca.h"
+#include "orchestrator/certrenew.h"
 #include "orchestrator/consensus.h"
 #include "orchestrator/fsm.h"
 #include "orchestrator/networks.h"
@@ -64,6 +65,7 @@ struct swarm {
 	/* Raft membership changes, on the leader, one at a time. */
 	struct consensus_change_req *member_req;
 	uv_timer_t member_timer;
+	uv_timer_t cert_timer; /* renews this node's certificate */
 	/* A join in progress. */
 	struct join_op *join;
 	/* A role change: a new certificate is on its way, then everything
@@ -155,6 +157,9 @@ struct swarm *swarm_new(uv_loop_t *loop, const char *data_root,
 	uv_timer_init(loop, &s->member_timer);
 	s->member_timer.data = s;
 	uv_unref((uv_handle_t *)&s->member_timer);
+	uv_timer_init(loop, &s->cert_timer);
+	s->cert_timer.data = s;
+	uv_unref((uv_handle_t *)&s->cert_timer);
 	return s;
 }
 
@@ -639,6 +644,9 @@ static void maybe_start_agent(struct swarm *s)
 /* Opens the store and starts raft in data-root/swarm, over the raft
  * bridge on the node transport. bootstrap makes this node the single voter
  * of a new cluster. */
+static void arm_cert_renewal(struct swarm *s);
+static void on_cert_timer(uv_timer_t *t);
+
 static int start_raft(struct swarm *s, bool bootstrap,
 		      const struct swarm_spec_values *v, struct sw_err *err)
 {
@@ -698,6 +706,7 @@ static int start_raft(struct swarm *s, bool bootstrap,
 		return -1;
 	s->sess = session_new(s->loop, s->net, false, &manager_session_ops, s);
 	session_managers_from_store(s);
+	arm_cert_renewal(s);
 	return 0;
 }
 
@@ -879,7 +888,17 @@ static int start_worker(struct swarm *s, struct sw_err *err)
 	free(addrs);
 	if (!s->defer_agent)
 		start_agent(s);
+	arm_cert_renewal(s);
 	return 0;
+}
+
+/* At daemon stop: the swarm's own timers go with it. */
+static void close_timers(struct swarm *s)
+{
+	if (!uv_is_closing((uv_handle_t *)&s->member_timer))
+		uv_close((uv_handle_t *)&s->member_timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&s->cert_timer))
+		uv_close((uv_handle_t *)&s->cert_timer, NULL);
 }
 
 static void release_after_close(struct swarm *s)
@@ -967,8 +986,8 @@ static void finish_teardown(struct swarm *s)
 	}
 	s->done_cb = NULL;
 	s->stop_cb = NULL;
-	if (stop != NULL && !uv_is_closing((uv_handle_t *)&s->member_timer))
-		uv_close((uv_handle_t *)&s->member_timer, NULL);
+	if (stop != NULL)
+		close_timers(s);
 	if (done != NULL)
 		done(data, 0, NULL);
 	if (stop != NULL)
@@ -1038,6 +1057,7 @@ static void teardown(struct swarm *s)
 		s->reconciler = NULL;
 	}
 	uv_timer_stop(&s->member_timer);
+	uv_timer_stop(&s->cert_timer);
 	if (s->watching) {
 		store_unwatch(s->store, &s->watcher);
 		s->watching = false;
@@ -1687,8 +1707,7 @@ void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 	}
 	if (s->state == SWARM_INACTIVE && s->cons == NULL &&
 	    s->store == NULL && s->net == NULL) {
-		if (!uv_is_closing((uv_handle_t *)&s->member_timer))
-			uv_close((uv_handle_t *)&s->member_timer, NULL);
+		close_timers(s);
 		cb(data);
 		return;
 	}
@@ -2063,7 +2082,7 @@ static void start_renew(struct swarm *s, uint64_t raft_id)
 		return;
 	}
 	s->renew_raft_id = raft_id;
-	log_info("role change: asking the leader for a %s certificate",
+	log_info("certificate: asking the leader for a %s certificate",
 		 raft_id ? "manager" : "worker");
 	if (session_renew(s->sess, ca_keypair_csr_pem(s->renew_kp), &err) !=
 	    0) {
@@ -2092,6 +2111,110 @@ static int adopt_role(struct swarm *s, const char *cert, bool manager,
 	return rc;
 }
 
+/* ---- certificate renewal ------------------------------------------------ */
+
+enum { CERT_RETRY_MS = 30000 };
+
+static double random_fraction(void)
+{
+	uint32_t r;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		abort();
+	return r / 4294967296.0;
+}
+
+/* SWARMD_CERT_RENEW_AFTER_S moves the first renewal point after start to
+ * that many seconds, so tests can watch a renewal without waiting hours. */
+static void arm_cert_renewal(struct swarm *s)
+{
+	static bool overridden;
+	const char *after = overridden ? NULL
+				       : getenv("SWARMD_CERT_RENEW_AFTER_S");
+	struct sw_err err;
+	char *pem = read_text(s, "swarm-node.crt", &err);
+	uint64_t ms;
+
+	if (pem == NULL || certrenew_delay_for_pem(pem, time(NULL),
+						   random_fraction(), &ms,
+						   &err) != 0) {
+		log_warn("certificate: no renewal planned: %s", err.msg);
+		free(pem);
+		return;
+	}
+	free(pem);
+	if (after != NULL && after[0] != '\0') {
+		ms = strtoull(after, NULL, 10) * 1000;
+		overridden = true;
+	}
+	log_info("certificate: renewal in %llu s", (unsigned long long)(ms / 1000));
+	uv_timer_start(&s->cert_timer, on_cert_timer, ms, 0);
+}
+
+/* A manager signs its own renewal with the root key in its store, for the
+ * role its node record holds. */
+static void renew_locally(struct swarm *s)
+{
+	const struct store_record *rec = store_get(s->store, OBJ_NODE,
+						   s->node_id);
+	Swarmd__Node *n = rec ? swarm_node_unpack(rec) : NULL;
+	struct sw_err err;
+	char *cert;
+
+	if (n == NULL || s->renew_kp != NULL) {
+		swarmd__node__free_unpacked(n, NULL);
+		return;
+	}
+	s->renew_kp = ca_keypair_new(&err);
+	if (s->renew_kp != NULL) {
+		s->renew_raft_id = s->raft_id;
+		cert = join_issue_cert(s, s->node_id,
+				       n->manager ? CA_ROLE_MANAGER
+						  : CA_ROLE_WORKER,
+				       ca_keypair_csr_pem(s->renew_kp), &err);
+		session_renewed(s, cert, err.msg);
+		free(cert);
+	} else {
+		log_error("certificate: %s", err.msg);
+	}
+	swarmd__node__free_unpacked(n, NULL);
+}
+
+/* Retried every CERT_RETRY_MS until a renewal lands (which re-arms the
+ * timer for the next one). */
+static void on_cert_timer(uv_timer_t *t)
+{
+	struct swarm *s = t->data;
+
+	uv_timer_start(&s->cert_timer, on_cert_timer, CERT_RETRY_MS, 0);
+	if (s->state != SWARM_ACTIVE || s->tearing_down || s->store == NULL)
+		return;
+	if (s->worker)
+		start_renew(s, 0);
+	else
+		renew_locally(s);
+}
+
+/* A renewed certificate of the same role: stored, and presented from the
+ * next handshake on. */
+static void keep_renewed_cert(struct swarm *s, const char *cert, bool manager)
+{
+	struct tls_ctx *ctx;
+	struct sw_err err;
+
+	if (adopt_role(s, cert, manager, &err) != 0 ||
+	    (ctx = load_tls(s, &err)) == NULL) {
+		log_error("certificate: keeping the renewed one: %s", err.msg);
+		return;
+	}
+	if (s->net != NULL)
+		transport_set_tls(s->net, ctx);
+	tls_ctx_unref(s->tls);
+	s->tls = ctx;
+	log_info("certificate: renewed");
+	arm_cert_renewal(s);
+}
+
 static void session_renewed(void *data, const char *cert, const char *error)
 {
 	struct swarm *s = data;
@@ -2111,7 +2234,7 @@ static void session_renewed(void *data, const char *cert, const char *error)
 	}
 	manager = id.role == CA_ROLE_MANAGER;
 	if (manager == !s->worker) {
-		log_info("role change: the certificate keeps our role");
+		keep_renewed_cert(s, cert, manager);
 		goto out;
 	}
 	if (adopt_role(s, cert, manager, &err) != 0) {

@@ -166,6 +166,7 @@ class Node:
         self.extra_args = list(extra_args or [])
         self.proc = None
         self.pids = set()
+        self.env = {}  # extra environment for the next start
         self.docker_config = os.path.join(self.dir, "cliconf")
         os.makedirs(self.docker_config, exist_ok=True)
 
@@ -178,7 +179,7 @@ class Node:
         return a + self.extra_args
 
     def start(self, wait=True):
-        env = dict(os.environ, **SANITIZER_ENV)
+        env = dict(os.environ, **SANITIZER_ENV, **self.env)
         self.log = open(self.log_path, "ab")
         # The log is appended across restarts: readiness lines count only
         # from here on.

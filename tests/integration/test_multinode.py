@@ -8,6 +8,7 @@ the state the previous one left (the lab is rebuilt if a test needs nodes
 a previous failure lost).
 """
 import json
+import os
 import time
 
 import pytest
@@ -319,6 +320,49 @@ def test_promote_demote(lab):
     harness.wait_running(m2, "web", 10, timeout=30)
 
 
+def node_cert(n):
+    """(serial, seconds until it expires, role OU) of the node's certificate
+    on disk."""
+    import ssl
+    path = os.path.join(n.data_root, "swarm", "swarm-node.crt")
+    c = ssl._ssl._test_decode_cert(path)
+    left = ssl.cert_time_to_seconds(c["notAfter"]) - time.time()
+    ou = [v for rdn in c["subject"] for k, v in rdn if k == "organizationalUnitName"]
+    return c["serialNumber"], left, ou
+
+
+def test_certificates_renewed(lab):
+    m2 = lab.managers[1]
+    w1 = lab.workers[0]
+    ok(m2.docker("swarm", "update", "--cert-expiry", "2h"))
+    for n, role in ((w1, "swarm-worker"), (m2, "swarm-manager")):
+        serial, _, ou = node_cert(n)
+        assert ou == [role]
+        # The renewal point comes early for the test (normally at a random
+        # point between 50 % and 80 % of the validity, as SwarmKit).
+        n.env = {"SWARMD_CERT_RENEW_AFTER_S": "1"}
+        harness.restart_node(n)
+        wait_for(lambda: node_cert(n)[0] != serial, 30, "a renewed certificate on " + n.name)
+        _, left, ou = node_cert(n)
+        # Issued for the new --cert-expiry (the old one was for 90 days;
+        # "now" is rounded to the minute, as cfssl does).
+        assert ou == [role] and abs(left - 2 * 3600) < 120, (left, ou)
+        n.env = {}
+        # The renewed certificate is the one it presents: it comes back
+        # after a restart with no token.
+        harness.restart_node(n)
+        # A manager's restart may cost an election: wait for a leader that
+        # sees the node back.
+        wait_for(lambda: leader_of(lab.managers[2]) is not None and
+                 node_status(lab.managers[2])[lab.ids[n.name]][0] == "ready", 30,
+                 n.name + " ready with its renewed certificate")
+    wait_for(lambda: m2.request("POST", "/v1.41/services/create", body={
+        "Name": "after-renewal", "TaskTemplate": {"ContainerSpec": {
+            "Image": "busybox:latest", "Args": ["sleep", "1000"]}},
+        "Mode": {"Replicated": {"Replicas": 0}}}).status == 201, 30, "a write after the renewals")
+    harness.wait_running(m2, "web", 10, timeout=60)
+
+
 def test_drain_moves_tasks(lab):
     m2 = lab.managers[1]
     w2 = lab.workers[1]
@@ -339,6 +383,23 @@ def test_drain_moves_tasks(lab):
     ok(m2.docker("node", "update", "--availability", "active", wid))
     assert node_list(m2) and {n["ID"]: n["Spec"]["Availability"]
                               for n in node_list(m2)}[wid] == "active"
+
+
+def test_removed_worker_stays_out(lab):
+    m2 = lab.managers[1]
+    w2 = lab.workers[1]
+    wid = lab.ids[w2.name]
+    p = m2.docker("node", "rm", wid)
+    assert p.returncode == 1 and p.stderr.strip() == (
+        "Error response from daemon: rpc error: code = FailedPrecondition desc = node %s "
+        "is not down and can't be removed" % wid), p.stderr
+    ok(m2.docker("node", "rm", "--force", wid))
+    # Its certificate no longer opens a session: it does not come back.
+    time.sleep(3)  # 3 heartbeats: time enough to re-register if it could
+    assert wid not in {n["ID"] for n in node_list(m2)}
+    r = m2.request("GET", "/v1.41/nodes/" + wid)
+    assert api_error(r) == (404, "node %s not found" % wid)
+    wait_moved(m2, "web", 10, wid)
 
 
 def test_quorum_loss_then_force_new_cluster(lab):
@@ -384,4 +445,4 @@ def test_quorum_loss_then_force_new_cluster(lab):
         ok(survivor.docker("node", "demote", i))
         ok(survivor.docker("node", "rm", i))
     assert {n["ID"] for n in node_list(survivor)} == \
-        {lab.ids[n.name] for n in (survivor, *lab.workers)}
+        {lab.ids[survivor.name], lab.ids[lab.workers[0].name]}
