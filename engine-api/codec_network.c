@@ -41,6 +41,16 @@ struct json_object *codec_network_json(struct codec_network_view *v)
 	return o;
 }
 
+const char *codec_network_str(struct json_object *net, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(net, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
 static int kv_cmp(const void *a, const void *b)
 {
 	const Swarmd__KeyValue *x = *(Swarmd__KeyValue *const *)a;

@@ -58,6 +58,10 @@ int codec_network_decode(struct json_object *body,
 			 struct codec_network_create *out, struct sw_err *err);
 void codec_network_free(struct codec_network_create *c);
 
+/* A string member of a Network JSON object, "" when absent or not a
+ * string (borrowed from net). */
+const char *codec_network_str(struct json_object *net, const char *key);
+
 /* {"k":"v",...} of a key/value list, sorted by key as Go marshals maps;
  * NULL (JSON null) when empty. */
 struct json_object *codec_kv_json(Swarmd__KeyValue *const *kv, size_t n);

@@ -26,16 +26,6 @@ static bool is_manager(struct api_req *req)
 	return s != NULL && swarm_is_manager(s);
 }
 
-static const char *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 /* A swarm network's JSON; NULL when it does not decode. */
 static struct json_object *swarm_json(const struct store_record *r,
 				      bool *predefined)
@@ -117,13 +107,14 @@ struct lookup {
 
 static void lookup_add(struct lookup *l, struct json_object *net)
 {
-	const char *id = member(net, "Id");
+	const char *id = codec_network_str(net, "Id");
 
-	if (l->scope[0] != '\0' && strcmp(member(net, "Scope"), l->scope) != 0)
+	if (l->scope[0] != '\0' &&
+	    strcmp(codec_network_str(net, "Scope"), l->scope) != 0)
 		return;
 	if (strcmp(id, l->term) == 0 && l->by_id == NULL)
 		l->by_id = net;
-	if (strcmp(member(net, "Name"), l->term) == 0) {
+	if (strcmp(codec_network_str(net, "Name"), l->term) == 0) {
 		l->by_name = net;
 		l->n_name++;
 	}
@@ -250,7 +241,8 @@ static void create_local(struct api_req *req, struct json_object *body,
 	struct sw_err err;
 
 	for (size_t i = 0; i < json_object_array_length(loc) && !same; i++)
-		if (strcmp(member(json_object_array_get_idx(loc, i), "Name"),
+		if (strcmp(codec_network_str(json_object_array_get_idx(loc, i),
+					     "Name"),
 			   name) == 0)
 			same = json_object_array_get_idx(loc, i);
 	json_object_object_get_ex(body, "CheckDuplicate", &check);
@@ -262,7 +254,7 @@ static void create_local(struct api_req *req, struct json_object *body,
 	if (same != NULL)
 		snprintf(warning, sizeof(warning),
 			 "Network with name %s (id : %s) already exists", name,
-			 member(same, "Id"));
+			 codec_network_str(same, "Id"));
 	if (localnets_create_bridge(local(req), body, id, &err) != 0)
 		api_reply_error(req, &err);
 	else
@@ -351,9 +343,9 @@ static void on_removed(void *data, int status, const struct sw_err *err)
 static int remove_one(struct api_req *req, struct json_object *hit,
 		      struct sw_err *err)
 {
-	const char *id = member(hit, "Id");
+	const char *id = codec_network_str(hit, "Id");
 
-	if (strcmp(member(hit, "Scope"), "swarm") != 0) {
+	if (strcmp(codec_network_str(hit, "Scope"), "swarm") != 0) {
 		if (localnets_remove(local(req), id, err) != 0)
 			return -1;
 		api_reply_empty(req, 204);
@@ -436,7 +428,8 @@ static void on_pruned(void *data, int status, const struct sw_err *err)
 
 	if (status == 0)
 		json_object_array_add(
-		    ctx->deleted, json_object_new_string(member(net, "Name")));
+		    ctx->deleted,
+		    json_object_new_string(codec_network_str(net, "Name")));
 	prune_next(ctx);
 }
 
@@ -472,8 +465,9 @@ static void prune_next(struct prune_ctx *ctx)
 		struct json_object *net =
 		    json_object_array_get_idx(ctx->candidates, ctx->next++);
 
-		if (networks_remove(api_swarm(ctx->req), member(net, "Id"),
-				    on_pruned, ctx, &err) == 0)
+		if (networks_remove(api_swarm(ctx->req),
+				    codec_network_str(net, "Id"), on_pruned,
+				    ctx, &err) == 0)
 			return;
 	}
 	prune_finish(ctx);
@@ -488,8 +482,9 @@ static void prune_collect(struct prune_ctx *ctx, const struct filters *f)
 
 	for (size_t i = 0; i < json_object_array_length(all); i++) {
 		struct json_object *net = json_object_array_get_idx(all, i);
-		const char *name = member(net, "Name");
-		bool swarm = strcmp(member(net, "Scope"), "swarm") == 0;
+		const char *name = codec_network_str(net, "Name");
+		bool swarm =
+		    strcmp(codec_network_str(net, "Scope"), "swarm") == 0;
 		struct json_object *ing = NULL;
 
 		json_object_object_get_ex(net, "Ingress", &ing);
@@ -500,7 +495,8 @@ static void prune_collect(struct prune_ctx *ctx, const struct filters *f)
 		if (swarm)
 			json_object_array_add(ctx->candidates,
 					      json_object_get(net));
-		else if (localnets_remove(local(ctx->req), member(net, "Id"),
+		else if (localnets_remove(local(ctx->req),
+					  codec_network_str(net, "Id"),
 					  &err) == 0)
 			json_object_array_add(ctx->local_deleted,
 					      json_object_new_string(name));

@@ -33,16 +33,6 @@ bool localnets_is_builtin_name(const char *name)
 	return false;
 }
 
-static const char *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 static void save(const struct localnets *l)
 {
 	struct sw_err err;
@@ -140,8 +130,9 @@ static size_t held_subnets(const struct localnets *l, struct ipam_subnet **out)
 		for (size_t j = 0; j < json_object_array_length(cfg); j++) {
 			struct ipam_subnet sn;
 
-			if (ipam_parse(member(json_object_array_get_idx(cfg, j),
-					      "Subnet"),
+			if (ipam_parse(codec_network_str(
+					   json_object_array_get_idx(cfg, j),
+					   "Subnet"),
 				       &sn) != 0)
 				continue;
 			*out = xrealloc(*out, (n + 1) * sizeof(**out));
@@ -272,9 +263,9 @@ int localnets_remove(struct localnets *l, const char *id, struct sw_err *err)
 {
 	for (size_t i = 0; i < json_object_array_length(l->nets); i++) {
 		struct json_object *net = json_object_array_get_idx(l->nets, i);
-		const char *name = member(net, "Name");
+		const char *name = codec_network_str(net, "Name");
 
-		if (strcmp(member(net, "Id"), id) != 0)
+		if (strcmp(codec_network_str(net, "Id"), id) != 0)
 			continue;
 		if (localnets_is_builtin_name(name))
 			return sw_err_set(err, SW_EFORBIDDEN,

@@ -2,26 +2,18 @@
 
 #include <string.h>
 
+#include "engine-api/codec_network.h"
 #include "engine-api/localnets.h"
-
-static const char *member(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
 
 static bool is_swarm(struct json_object *net)
 {
-	return strcmp(member(net, "Scope"), "swarm") == 0;
+	return strcmp(codec_network_str(net, "Scope"), "swarm") == 0;
 }
 
 static bool is_builtin(struct json_object *net)
 {
-	return !is_swarm(net) && localnets_is_builtin_name(member(net, "Name"));
+	return !is_swarm(net) &&
+	       localnets_is_builtin_name(codec_network_str(net, "Name"));
 }
 
 static bool has_containers(struct json_object *net)
@@ -36,7 +28,7 @@ static bool has_containers(struct json_object *net)
 static bool match_name(const char *v, const void *arg)
 {
 	struct json_object *net = (struct json_object *)arg;
-	const char *name = member(net, "Name");
+	const char *name = codec_network_str(net, "Name");
 
 	return is_swarm(net) ? strcmp(name, v) == 0 : strstr(name, v) != NULL;
 }
@@ -44,7 +36,7 @@ static bool match_name(const char *v, const void *arg)
 static bool match_id(const char *v, const void *arg)
 {
 	struct json_object *net = (struct json_object *)arg;
-	const char *id = member(net, "Id");
+	const char *id = codec_network_str(net, "Id");
 
 	return is_swarm(net) ? strncmp(id, v, strlen(v)) == 0
 			     : strstr(id, v) != NULL;
@@ -52,12 +44,14 @@ static bool match_id(const char *v, const void *arg)
 
 static bool match_driver(const char *v, const void *arg)
 {
-	return strcmp(member((struct json_object *)arg, "Driver"), v) == 0;
+	return strcmp(codec_network_str((struct json_object *)arg, "Driver"),
+		      v) == 0;
 }
 
 static bool match_scope(const char *v, const void *arg)
 {
-	return strcmp(member((struct json_object *)arg, "Scope"), v) == 0;
+	return strcmp(codec_network_str((struct json_object *)arg, "Scope"),
+		      v) == 0;
 }
 
 bool netfilter_label_match(const char *v, struct json_object *net)

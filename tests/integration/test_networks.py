@@ -20,7 +20,6 @@ Masking rules (both sides alike):
     out of dockerd's lists.
 Lists are sorted by name before the diff: the engines' orders differ."""
 import json
-import os
 import re
 import subprocess
 
@@ -173,6 +172,26 @@ def pair(engines):
             drop_networks(eng)
 
 
+def allocated(engines, *names):
+    """Waits until each swarm network is allocated on the engines:
+    SwarmKit's allocator runs after the create is answered (swarmd's
+    allocation is part of the create)."""
+    for eng in engines:
+        for name in names:
+            harness.wait_for(lambda: eng.request(
+                "GET", "/v1.41/networks/%s?scope=swarm" % name).json()["IPAM"]["Driver"],
+                30, "network %s to be allocated" % name, interval=0.1)
+
+
+def vips_ready(engines, *services):
+    """As allocated(), for the virtual IPs of services."""
+    for eng in engines:
+        for name in services:
+            harness.wait_for(lambda: "VirtualIPs" in api_json(
+                eng, "GET", "/v1.41/services/" + name)["Endpoint"],
+                30, "service %s to be allocated" % name, interval=0.1)
+
+
 def create(eng, body, status=201):
     r = eng.request("POST", "/v1.41/networks/create", body=body)
     assert r.status == status, r
@@ -189,6 +208,7 @@ def test_cli_create_inspect_ls_rm(pair, cli):
     pair.cli(cli, "network", "create", "-d", "overlay", "--internal", "--subnet",
              "100.64.3.0/24", "--gateway", "100.64.3.254", "fixed")
     pair.cli(cli, "network", "create", "-d", "overlay", "mynet")
+    allocated(pair.engines, "mynet", "plain", "fixed")
     for name in ("mynet", "plain", "fixed"):
         pair.cli(cli, "network", "inspect", name)
     pair.cli(cli, "network", "ls", sort=True)
@@ -277,6 +297,8 @@ BAD_BODIES = [
 def test_api_create_variants_and_errors(pair):
     for body in CREATE_BODIES:
         pair.api("POST", "/v1.41/networks/create", body)
+        if body["Name"].startswith("ov-") and body["Name"] != "ov-clash":
+            allocated(pair.engines, body["Name"])
         pair.api("GET", "/v1.41/networks/" + body["Name"])
     for body in BAD_BODIES:
         pair.api("POST", "/v1.41/networks/create", body)
@@ -289,6 +311,7 @@ def test_api_filters(pair):
         create(eng, {"Name": "f-one", "Driver": "overlay", "Labels": {"team": "a", "x": ""}})
         create(eng, {"Name": "f-two", "Driver": "overlay", "Labels": {"team": "b"}})
         create(eng, {"Name": "f-br", "Labels": {"team": "a"}})
+    allocated(pair.engines, "f-one", "f-two")
     for flt in ({"name": {"f-one": True}}, {"name": {"f-": True}}, {"name": ["o"]},
                 {"label": {"team": True}}, {"label": {"team=a": True}}, {"label": {"x=": True}},
                 {"driver": {"overlay": True}}, {"driver": {"bridge": True}},
@@ -312,6 +335,11 @@ def test_api_inspect_scope(pair):
         create(eng, {"Name": "sc-br"})
         # The same name in both scopes: ambiguous without a scope.
         create(eng, {"Name": "sc-br", "Driver": "overlay"})
+    allocated(pair.engines, "sc-ov")
+    for eng in pair.engines:
+        sc = [n["Id"] for n in api_json(eng, "GET", "/v1.41/networks?" + harness.query(
+            {"name": ["sc-br"], "scope": ["swarm"]}))]
+        allocated([eng], *sc)
     for p in ("sc-ov", "sc-ov?scope=swarm", "sc-ov?scope=local", "sc-ov?scope=bogus",
               "sc-ov?verbose=true", "sc-br?scope=local", "sc-br?scope=swarm", "sc-br",
               "host", "host?scope=swarm", "host?scope=local", "none?scope=swarm",
@@ -335,8 +363,10 @@ def test_service_by_network_name_and_rm_in_use(pair):
     cli = harness.CLI28
     pair.cli(cli, "network", "create", "-d", "overlay", "appnet")
     pair.cli(cli, "network", "create", "-d", "overlay", "--subnet", "100.64.20.0/24", "side")
+    allocated(pair.engines, "appnet", "side")
     pair.cli(cli, "service", "create", "-d", "--name", "web", "--network", "appnet",
              "busybox", "sleep", "1d")
+    vips_ready(pair.engines, "web")
     for eng in pair.engines:
         net = api_json(eng, "GET", "/v1.41/networks/appnet")["Id"]
         svc = api_json(eng, "GET", "/v1.41/services/web")
@@ -356,6 +386,7 @@ def test_service_by_network_name_and_rm_in_use(pair):
                                                              "Command": ["sleep", "1d"]}},
             "Networks": [{"Target": "side", "Aliases": ["o"]}]}
     pair.api("POST", "/v1.41/services/create", body)
+    vips_ready(pair.engines, "old")
     pair.api("GET", "/v1.41/services/old")
     for eng in pair.engines:
         side = api_json(eng, "GET", "/v1.41/networks/side")["Id"]
@@ -386,6 +417,7 @@ def test_prune(pair):
         api_json(eng, "POST", "/v1.41/services/create", status=201, body={
             "Name": "pr-svc", "Networks": [{"Target": "pr-used"}],
             "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Command": ["sleep", "1d"]}}})
+    allocated(pair.engines, "pr-keep", "pr-a", "pr-b", "pr-used")
     pair.api("POST", "/v1.41/networks/prune?" + harness.query({"label": ["tier=x", "keep"]}))
     pair.api("POST", "/v1.41/networks/prune?" + harness.query({"nosuch": ["x"]}))
     pair.cli(harness.CLI28, "network", "prune", "-f", "--filter", "label=tier=x", sort=True)
@@ -397,12 +429,16 @@ def test_prune(pair):
 def test_sdk_create_list_remove(engines):
     """python3-docker drives both engines the same way; the results agree."""
     script = r"""
-import json, sys, docker
+import json, sys, time, docker
 from docker.types import IPAMConfig, IPAMPool
 c = docker.DockerClient(base_url=sys.argv[1], version="1.41")
 out = {}
 n = c.networks.create("sdknet", driver="overlay", attachable=True, labels={"sdk": "1"},
                       ipam=IPAMConfig(pool_configs=[IPAMPool(subnet="100.64.30.0/24")]))
+# dockerd allocates after it answers the create: wait for the allocator.
+while not n.attrs["IPAM"]["Driver"]:
+    time.sleep(0.1)
+    n.reload()
 out["created"] = n.attrs
 out["listed"] = sorted(x.name for x in c.networks.list(filters={"label": "sdk=1"}))
 out["by_name"] = [x.attrs for x in c.networks.list(names=["sdknet"])]
@@ -485,10 +521,12 @@ def test_ingress_remove_and_recreate(pair):
     pair.api("POST", "/v1.41/networks/create",
              {"Name": "ingress-new", "Driver": "overlay", "Ingress": True,
               "IPAM": {"Config": [{"Subnet": "100.64.40.0/24"}]}})
+    allocated(pair.engines, "ingress-new")
     pair.api("GET", "/v1.41/networks/ingress-new")
     pair.api("POST", "/v1.41/networks/create", {"Name": "ing3", "Driver": "overlay",
                                                  "Ingress": True})
     pair.api("POST", "/v1.41/services/create", dict(pub, Name="pub3"))
+    vips_ready(pair.engines, "pub3")
     for eng in pair.engines:
         ing = api_json(eng, "GET", "/v1.41/networks/ingress-new")["Id"]
         vips = api_json(eng, "GET", "/v1.41/services/pub3")["Endpoint"]["VirtualIPs"]
