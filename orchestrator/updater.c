@@ -250,6 +250,37 @@ static size_t stopping_old(const struct pass *p, const struct store_record *rec,
 	return n;
 }
 
+static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
+{
+	for (size_t i = 0; i < p->v.n_tasks; i++)
+		if (rc_same_group(p->v.tasks[i].t, t) &&
+		    rc_runnable(p->v.tasks[i].t))
+			return true;
+	return false;
+}
+
+/* Groups whose old task this update stopped and whose new task the slot
+ * reconciler has yet to create (it runs after the updater in a pass): the
+ * batch is not over until those new tasks run, so the delay counts from
+ * them. */
+static size_t awaiting_new(const struct pass *p, const struct store_record *rec,
+			   const Swarmd__Service *svc)
+{
+	int64_t started = started_at(&svc->update_status_json);
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->v.n_tasks; i++) {
+		const Swarmd__Task *t = p->v.tasks[i].t;
+
+		if (strcmp(t->service_id, rec->id) == 0 && outdated(svc, t) &&
+		    t->desired_state == TASK_SHUTDOWN &&
+		    task_state_terminal(t->state) &&
+		    t->timestamp_ns >= started && !group_has_runnable(p, t))
+			n++;
+	}
+	return n;
+}
+
 /* An old task goes once its group's new task runs (start-first rolls,
  * and old tasks left next to current ones by a rollback). */
 static void retire_replaced(struct pass *p, const Swarmd__Service *svc,
@@ -397,7 +428,7 @@ bool updater_step(struct pass *p, const struct store_record *rec,
 	if (in_progress(svc) && too_many_failures(svc, &r))
 		wrote = on_failure(p, rec, svc, &r);
 	if (wrote || paused(svc) || r.n_old == 0 || r.in_flight > 0 ||
-	    stopping_old(p, rec, svc) > 0)
+	    stopping_old(p, rec, svc) > 0 || awaiting_new(p, rec, svc) > 0)
 		goto out;
 	ready_at = r.last_running + (u != NULL ? u->delay_ns : 0);
 	if (r.last_running > 0 && p->v.now < ready_at) {
