@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "engine-api/codec_node.h"
+#include "engine-api/localnets.h"
 #include "lib/alloc.h"
 #include "lib/jsonx.h"
 #include "lib/timefmt.h"
@@ -604,6 +605,7 @@ static void add_vip(struct swarm *s, const struct store_record *rec,
 /* Where a service's networks are resolved and who needs the answer. */
 struct attach {
 	struct swarm *s;
+	const struct localnets *local;
 	const char *self;
 	bool vip_mode;
 	struct swarm_service *svc;
@@ -621,6 +623,39 @@ static void add_network_id(struct swarm_service *svc, const char *id)
 	svc->network_ids[svc->n_network_ids++] = xstrdup(id);
 }
 
+/* A target the swarm does not know, as dockerd resolves it: a local
+ * built-in network stands for the swarm's network of that name (host);
+ * another local network is refused (403); anything else is dockerd's
+ * untyped lookup error (500). NULL with err set when there is no swarm
+ * network to use. */
+static const struct store_record *
+local_target(const struct attach *a, const char *target, struct sw_err *err)
+{
+	const char *local =
+		a->local ? localnets_name_of(a->local, target) : NULL;
+	const struct store_record *rec;
+
+	if (local == NULL) {
+		sw_err_set(err, SW_ESYSTEM, "network %s not found", target);
+		return NULL;
+	}
+	if (!localnets_is_builtin_name(local)) {
+		sw_err_set(err, SW_EFORBIDDEN,
+			   "The network %s cannot be used with services. Only "
+			   "networks scoped to the swarm can be used, such as "
+			   "those created with the overlay driver.",
+			   local);
+		return NULL;
+	}
+	rec = networks_resolve(a->s, local);
+	if (rec == NULL)
+		sw_err_set(err, SW_ENOTFOUND,
+			   "could not find the corresponding predefined swarm "
+			   "network: network %s not found",
+			   local);
+	return rec;
+}
+
 /* One Networks[] entry: Target (name, ID or prefix) becomes the ID. */
 static int attach_one(struct attach *a, struct json_object *n,
 		      struct sw_err *err)
@@ -630,10 +665,8 @@ static int attach_one(struct attach *a, struct json_object *n,
 	Swarmd__Network *net;
 	int rc = 0;
 
-	/* dockerd answers 500 here: its lookup error is untyped. */
-	if (rec == NULL)
-		return sw_err_set(err, SW_ESYSTEM, "network %s not found",
-				  target);
+	if (rec == NULL && (rec = local_target(a, target, err)) == NULL)
+		return -1;
 	net = networks_unpack(rec);
 	if (net != NULL && net->ingress)
 		rc = sw_err_set(err, SW_EINVALID,
@@ -714,8 +747,9 @@ static int add_ingress_vip(struct swarm *s, struct json_object *espec,
 /* Endpoint as SwarmKit's allocator leaves it: a service with neither
  * ports nor VIPs (no networks, or dnsrr) is never allocated and reads back
  * as {"Spec":{}}; otherwise Spec is a copy of EndpointSpec. */
-static int build_endpoint(struct swarm *s, struct json_object *spec,
-			  const char *self, struct swarm_service *svc,
+static int build_endpoint(struct swarm *s, const struct localnets *local,
+			  struct json_object *spec, const char *self,
+			  struct swarm_service *svc,
 			  struct json_object **endpoint, struct sw_err *err)
 {
 	struct json_object *espec = obj_member(spec, "EndpointSpec");
@@ -724,6 +758,7 @@ static int build_endpoint(struct swarm *s, struct json_object *spec,
 	struct json_object *vips = json_object_new_array();
 	struct attach a = {
 		.s = s,
+		.local = local,
 		.self = self,
 		.vip_mode = strcmp(str_member(espec, "Mode"), "dnsrr") != 0,
 		.svc = svc,
@@ -1030,9 +1065,9 @@ static int decode_name(struct json_object *spec, struct swarm_service *out,
 	return 0;
 }
 
-int codec_service_decode(struct swarm *s, struct json_object *body,
-			 const char *service_id, struct swarm_service *out,
-			 struct sw_err *err)
+int codec_service_decode(struct swarm *s, const struct localnets *local,
+			 struct json_object *body, const char *service_id,
+			 struct swarm_service *out, struct sw_err *err)
 {
 	struct json_object *spec = NULL, *endpoint = NULL, *tt;
 	int rc = -1;
@@ -1054,7 +1089,8 @@ int codec_service_decode(struct swarm *s, struct json_object *body,
 	task_container(out->task, obj_member(tt, "ContainerSpec"));
 	task_policy(out->task, tt);
 	task_placement(out->task, tt);
-	if (build_endpoint(s, spec, service_id, out, &endpoint, err) != 0)
+	if (build_endpoint(s, local, spec, service_id, out, &endpoint, err) !=
+	    0)
 		goto out;
 	set_mode(out, spec);
 	out->update_monitor_ns = int_member(obj_member(spec, "UpdateConfig"),

@@ -11,14 +11,18 @@
 #include "lib/err.h"
 #include "orchestrator/services.h"
 
+struct localnets;
+
 /* Decodes a create/update body into out (all strings and the TaskSpec are
  * allocated; free with codec_service_free). Network names in
- * TaskTemplate.Networks are resolved to IDs through s. service_id is the
- * service being updated (its ports do not conflict with themselves), NULL
- * on create. -1 with err set (400/409, Docker's texts). */
-int codec_service_decode(struct swarm *s, struct json_object *body,
-			 const char *service_id, struct swarm_service *out,
-			 struct sw_err *err);
+ * TaskTemplate.Networks are resolved to IDs through s; one of the node's
+ * local networks (local, may be NULL) is refused with dockerd's 403.
+ * service_id is the service being updated (its ports do not conflict with
+ * themselves), NULL on create. -1 with err set (400/409, Docker's
+ * texts). */
+int codec_service_decode(struct swarm *s, const struct localnets *local,
+			 struct json_object *body, const char *service_id,
+			 struct swarm_service *out, struct sw_err *err);
 void codec_service_free(struct swarm_service *svc);
 
 /* Renders a stored service. status adds ServiceStatus; defaults applies

@@ -6,6 +6,7 @@
 #include "engine-api/codec_service.h"
 #include "engine-api/filters.h"
 #include "engine-api/routes.h"
+#include "engine-api/server_priv.h"
 #include "lib/jsonx.h"
 
 /* The one lookup every {id} route shares: 404 with Docker's text. */
@@ -53,7 +54,8 @@ void h_services_create(struct api_req *req)
 	sw_err_clear(&err);
 	body = api_req_json(req, &err);
 	if (body == NULL ||
-	    codec_service_decode(api_swarm(req), body, NULL, &svc, &err) != 0) {
+	    codec_service_decode(api_swarm(req), api_server_localnets(req->srv),
+				 body, NULL, &svc, &err) != 0) {
 		json_object_put(body);
 		api_reply_error(req, &err);
 		return;
@@ -239,8 +241,9 @@ void h_services_update(struct api_req *req)
 		return;
 	}
 	body = update_body(req, rec, &err);
-	if (body == NULL || codec_service_decode(api_swarm(req), body, rec->id,
-						 &svc, &err) != 0) {
+	if (body == NULL ||
+	    codec_service_decode(api_swarm(req), api_server_localnets(req->srv),
+				 body, rec->id, &svc, &err) != 0) {
 		json_object_put(body);
 		api_reply_error(req, &err);
 		return;

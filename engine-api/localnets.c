@@ -113,6 +113,26 @@ struct json_object *localnets_all(const struct localnets *l)
 	return l->nets;
 }
 
+const char *localnets_name_of(const struct localnets *l, const char *ref)
+{
+	struct json_object *by_prefix = NULL;
+	size_t n_prefix = 0;
+
+	for (size_t i = 0; i < json_object_array_length(l->nets); i++) {
+		struct json_object *net = json_object_array_get_idx(l->nets, i);
+		const char *id = codec_network_str(net, "Id");
+
+		if (strcmp(id, ref) == 0 ||
+		    strcmp(codec_network_str(net, "Name"), ref) == 0)
+			return codec_network_str(net, "Name");
+		if (ref[0] != '\0' && strncmp(id, ref, strlen(ref)) == 0) {
+			by_prefix = net;
+			n_prefix++;
+		}
+	}
+	return n_prefix == 1 ? codec_network_str(by_prefix, "Name") : NULL;
+}
+
 /* The subnets the local bridges hold. */
 static size_t held_subnets(const struct localnets *l, struct ipam_subnet **out)
 {

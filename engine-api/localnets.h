@@ -28,6 +28,10 @@ void localnets_free(struct localnets *l);
 /* The networks, as an array of Docker's Network JSON (borrowed). */
 struct json_object *localnets_all(const struct localnets *l);
 
+/* The name of the network ref names (exact ID, exact name, or unique ID
+ * prefix, as dockerd's FindNetwork), NULL when none; borrowed. */
+const char *localnets_name_of(const struct localnets *l, const char *ref);
+
 /* A bridge from a create body (Name, IPAM, Internal, Attachable, Options,
  * Labels, EnableIPv6). Its subnet is the user's or the first free one of
  * Docker's local pools (172.17-31.0.0/16, then 192.168.x.0/20). id gets the

@@ -405,6 +405,19 @@ def test_service_by_network_name_and_rm_in_use(pair):
     pair.check()
 
 
+def test_service_on_local_network(pair):
+    """The SDK sends network names as given: a local network is dockerd's
+    403, `none` (local, built in) and unknown names its 500 lookup error."""
+    for eng in pair.engines:
+        create(eng, {"Name": "svc-br"})
+    for target in ("svc-br", "none", "nosuchnet"):
+        pair.api("POST", "/v1.41/services/create", {
+            "Name": "s-" + target, "TaskTemplate": {
+                "ContainerSpec": {"Image": "busybox", "Command": ["sleep", "1d"]},
+                "Networks": [{"Target": target}]}})
+    pair.check()
+
+
 def test_prune(pair):
     """`network prune` takes unused user networks of both scopes, never
     ingress, the built-in ones or one a service uses; label filters AND."""
