@@ -320,6 +320,34 @@ def test_promote_demote(lab):
     harness.wait_running(m2, "web", 10, timeout=30)
 
 
+def test_placement_on_the_lab(lab):
+    m1 = lab.managers[0]
+    ids = lab.ids
+    zone = {ids[lab.managers[0].name]: "a", ids[lab.managers[1].name]: "a",
+            ids[lab.workers[0].name]: "b"}
+    for nid, z in zone.items():
+        ok(m1.docker("node", "update", "--label-add", "zone=" + z, nid))
+    # Constraints: only the workers.
+    ok(m1.docker("service", "create", "--detach", "--name", "onw", "--replicas", "4",
+                 "--constraint", "node.role==worker", "busybox:latest", "sleep", "100000"))
+    harness.wait_running(m1, "onw", 4, timeout=60)
+    assert set(tasks_by_node(m1, "onw")) <= {ids[w.name] for w in lab.workers}
+    # Spread over zone: a, b and the unlabelled nodes get a third each,
+    # whatever their node counts.
+    ok(m1.docker("service", "create", "--detach", "--name", "spread", "--replicas", "6",
+                 "--placement-pref", "spread=node.labels.zone", "busybox:latest",
+                 "sleep", "100000"))
+    harness.wait_running(m1, "spread", 6, timeout=60)
+    per_zone = {}
+    for nid, ts in tasks_by_node(m1, "spread").items():
+        per_zone[zone.get(nid)] = per_zone.get(zone.get(nid), 0) + len(ts)
+    assert per_zone == {"a": 2, "b": 2, None: 2}, per_zone
+    for name in ("onw", "spread"):
+        ok(m1.docker("service", "rm", name))
+    for nid in zone:
+        ok(m1.docker("node", "update", "--label-rm", "zone", nid))
+
+
 def node_cert(n):
     """(serial, seconds until it expires, role OU) of the node's certificate
     on disk."""
