@@ -176,8 +176,17 @@ void h_networks_inspect(struct api_req *req)
 
 /* ---- create ------------------------------------------------------------- */
 
+/* Tries a create makes before it gives up losing allocation races: each
+ * round of creates racing from the same state lets one of them through,
+ * so this bounds how many may be in flight at once. */
+enum { CREATE_ATTEMPTS = 64 };
+
+/* A swarm create in flight. The body is kept to decode and allocate again
+ * when another create committed first (NETWORKS_ERR_RACED). */
 struct create_ctx {
 	struct api_req *req;
+	struct json_object *body;
+	int attempts;
 	char id[27];
 };
 
@@ -191,20 +200,54 @@ static void reply_created(struct api_req *req, const char *id,
 	api_reply_json(req, 201, o);
 }
 
+/* The body's network, as the swarm is asked for it: a swarm-scoped
+ * network without a driver is a bridge, as dockerd takes it. */
+static int decode_create(struct json_object *body,
+			 struct codec_network_create *c, struct sw_err *err)
+{
+	if (codec_network_decode(body, c, err) != 0)
+		return -1;
+	if (c->net.driver[0] == '\0' && strcmp(c->scope, "swarm") == 0)
+		c->net.driver = "bridge";
+	return 0;
+}
+
+static void on_created(void *data, int status, const struct sw_err *err);
+
+static int start_create(struct create_ctx *ctx, struct sw_err *err)
+{
+	struct codec_network_create c;
+	int rc = decode_create(ctx->body, &c, err);
+
+	if (rc == 0)
+		rc = networks_create(api_swarm(ctx->req), &c.net, ctx->id,
+				     on_created, ctx, err);
+	codec_network_free(&c);
+	return rc;
+}
+
 static void on_created(void *data, int status, const struct sw_err *err)
 {
 	struct create_ctx *ctx = data;
+	struct sw_err again;
 
+	if (status == -SW_ECONFLICT &&
+	    strcmp(err->msg, NETWORKS_ERR_RACED) == 0 &&
+	    ++ctx->attempts < CREATE_ATTEMPTS) {
+		if (start_create(ctx, &again) == 0)
+			return;
+		err = &again;
+	}
 	if (status == 0)
 		reply_created(ctx->req, ctx->id, "");
 	else
 		api_reply_error(ctx->req, err);
 	api_req_unref(ctx->req);
+	json_object_put(ctx->body);
 	free(ctx);
 }
 
-static void create_swarm(struct api_req *req,
-			 const struct codec_network_create *c)
+static void create_swarm(struct api_req *req, struct json_object *body)
 {
 	struct create_ctx *ctx;
 	struct sw_err err;
@@ -221,10 +264,11 @@ static void create_swarm(struct api_req *req,
 	}
 	ctx = calloc(1, sizeof(*ctx));
 	ctx->req = req;
+	ctx->body = json_object_get(body);
 	api_req_ref(req);
-	if (networks_create(api_swarm(req), &c->net, ctx->id, on_created, ctx,
-			    &err) != 0) {
+	if (start_create(ctx, &err) != 0) {
 		api_req_unref(req);
+		json_object_put(ctx->body);
 		free(ctx);
 		api_reply_error(req, &err);
 	}
@@ -310,14 +354,12 @@ void h_networks_create(struct api_req *req)
 	body = api_req_body_object(req, "types.NetworkCreateRequest");
 	if (body == NULL)
 		return;
-	if (codec_network_decode(body, &c, &err) != 0 ||
+	if (decode_create(body, &c, &err) != 0 ||
 	    check_create(req, &c, &err) != 0) {
 		api_reply_error(req, &err);
 	} else if (strcmp(c.net.driver, "overlay") == 0 ||
 		   strcmp(c.scope, "swarm") == 0) {
-		if (c.net.driver[0] == '\0')
-			c.net.driver = "bridge";
-		create_swarm(req, &c);
+		create_swarm(req, body);
 	} else {
 		create_local(req, body, c.net.name);
 	}

@@ -404,6 +404,50 @@ static void fill(Swarmd__Network *m, const struct swarm_network *n)
 	m->spec_json.len = n->spec_json ? strlen(n->spec_json) : 0;
 }
 
+struct create_op {
+	swarm_cb cb;
+	void *data;
+};
+
+/* Tells a lost allocation race apart from other failures. */
+static void on_create_applied(void *data, int status, const struct sw_err *err)
+{
+	struct create_op *op = data;
+	struct sw_err raced;
+
+	if (status != 0 && strstr(err->msg, STORE_ERR_OUT_OF_SEQUENCE)) {
+		sw_err_set(&raced, SW_ECONFLICT, NETWORKS_ERR_RACED);
+		op->cb(op->data, -SW_ECONFLICT, &raced);
+	} else {
+		op->cb(op->data, status, err);
+	}
+	free(op);
+}
+
+/* Subnets and VXLAN IDs are picked from what the store shows free, which
+ * the store cannot check at commit: every create re-writes the swarm's
+ * predefined `host` network (never changed otherwise) at the version seen
+ * here, so of two creates allocated from the same state only the first
+ * commits. */
+static int propose_create(struct swarm *s, const char *id,
+			  const Swarmd__Network *m, swarm_cb cb, void *data,
+			  struct sw_err *err)
+{
+	const struct store_record *guard =
+	    store_get_by_name(swarm_store(s), OBJ_NETWORK, "host");
+	struct create_op *op = xmalloc(sizeof(*op));
+	int rc;
+
+	op->cb = cb;
+	op->data = data;
+	rc = proposal_put_guarded(s, timefmt_now_ns(), CHANGE_CREATE,
+				  OBJ_NETWORK, id, m->name, &m->base, guard,
+				  on_create_applied, op, err);
+	if (rc != 0)
+		free(op);
+	return rc;
+}
+
 int networks_create(struct swarm *s, const struct swarm_network *n, char id[27],
 		    swarm_cb cb, void *data, struct sw_err *err)
 {
@@ -420,9 +464,7 @@ int networks_create(struct swarm *s, const struct swarm_network *n, char id[27],
 	rc = allocate(s, n, &m, err);
 	if (rc == 0) {
 		id_new_swarm(id);
-		rc = proposal_put(s, timefmt_now_ns(), CHANGE_CREATE,
-				  OBJ_NETWORK, id, n->name, &m.base, 0, cb,
-				  data, err);
+		rc = propose_create(s, id, &m, cb, data, err);
 	}
 	free(m.ipam_options);
 	free_configs(m.ipam, m.n_ipam);

@@ -45,11 +45,18 @@ struct swarm_network {
  * DefaultAddrPool. */
 void networks_add_predefined(struct change *c);
 
+/* What cb of networks_create gets (with -SW_ECONFLICT) when another
+ * create committed between this one's allocation and its commit: nothing
+ * was written; decode and create again. */
+#define NETWORKS_ERR_RACED "network allocation raced another create"
+
 /* Proposes a new swarm network; id receives its ID. Errors, in Docker's
  * words: a taken name (409), a second ingress network (409), an attachable
  * ingress, a gateway outside its subnet (400), a full pool (500). A user
  * subnet that overlaps another network is accepted and the network stays
- * unallocated (failed), as SwarmKit leaves it. cb as swarm_propose's. */
+ * unallocated (failed), as SwarmKit leaves it. The allocation is guarded:
+ * if another network was created meanwhile (on any manager), the change
+ * fails and cb gets NETWORKS_ERR_RACED. cb as swarm_propose's otherwise. */
 int networks_create(struct swarm *s, const struct swarm_network *n, char id[27],
 		    swarm_cb cb, void *data, struct sw_err *err);
 

@@ -19,6 +19,7 @@ Masking rules (both sides alike):
     overlay network starts; swarmd has no overlay data plane yet) is left
     out of dockerd's lists.
 Lists are sorted by name before the diff: the engines' orders differ."""
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -405,6 +406,25 @@ def test_service_by_network_name_and_rm_in_use(pair):
     pair.check()
 
 
+def test_concurrent_creates(pair):
+    """Creates in flight at once all succeed with distinct subnets and
+    VXLAN IDs (swarmd retries an allocation that lost the race)."""
+    names = ["par-%d" % i for i in range(12)]
+    for eng in pair.engines:
+        with concurrent.futures.ThreadPoolExecutor(len(names)) as ex:
+            codes = list(ex.map(lambda n: eng.request(
+                "POST", "/v1.41/networks/create",
+                body={"Name": n, "Driver": "overlay"}).status, names))
+        assert codes == [201] * len(names)
+        allocated([eng], *names)
+        nets = [api_json(eng, "GET", "/v1.41/networks/" + n) for n in names]
+        subnets = [n["IPAM"]["Config"][0]["Subnet"] for n in nets]
+        vxlans = [n["Options"]["com.docker.network.driver.overlay.vxlanid_list"]
+                  for n in nets]
+        assert len(set(subnets)) == len(names), subnets
+        assert len(set(vxlans)) == len(names), vxlans
+
+
 def test_service_on_local_network(pair):
     """The SDK sends network names as given: a local network is dockerd's
     403, `none` (local, built in) and unknown names its 500 lookup error."""
@@ -428,8 +448,9 @@ def test_prune(pair):
         create(eng, {"Name": "pr-used", "Driver": "overlay"})
         create(eng, {"Name": "pr-br", "Labels": {"tier": "x"}})
         api_json(eng, "POST", "/v1.41/services/create", status=201, body={
-            "Name": "pr-svc", "Networks": [{"Target": "pr-used"}],
-            "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Command": ["sleep", "1d"]}}})
+            "Name": "pr-svc", "TaskTemplate": {
+                "ContainerSpec": {"Image": "busybox", "Command": ["sleep", "1d"]},
+                "Networks": [{"Target": "pr-used"}]}})
     allocated(pair.engines, "pr-keep", "pr-a", "pr-b", "pr-used")
     pair.api("POST", "/v1.41/networks/prune?" + harness.query({"label": ["tier=x", "keep"]}))
     pair.api("POST", "/v1.41/networks/prune?" + harness.query({"nosuch": ["x"]}))
