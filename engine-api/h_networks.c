@@ -252,14 +252,11 @@ static void create_swarm(struct api_req *req, struct json_object *body)
 	struct create_ctx *ctx;
 	struct sw_err err;
 
-	/* dockerd's daemon layer refuses an overlay network off a manager
-	 * with this text and a 500, not the 503 of the swarm endpoints. */
+	/* dockerd refuses an overlay network off a manager with a 500, not
+	 * the 503 of the swarm endpoints. */
 	if (!is_manager(req)) {
-		api_reply_errorf(req, SW_ESYSTEM,
-				 "This node is not a swarm manager. Use "
-				 "\"docker swarm init\" or \"docker swarm "
-				 "join\" to connect this node to swarm and try "
-				 "again.");
+		api_reply_errorf(req, SW_ESYSTEM, "%s",
+				 api_not_manager_text(req));
 		return;
 	}
 	ctx = calloc(1, sizeof(*ctx));

@@ -38,15 +38,21 @@ struct swarm *api_swarm(struct api_req *req)
 	return api_server_env(req->srv)->swarm;
 }
 
+const char *api_not_manager_text(struct api_req *req)
+{
+	struct swarm *s = api_swarm(req);
+
+	return s != NULL && swarm_is_worker(s) ? NOT_MANAGER_WORKER
+					       : NOT_MANAGER_INACTIVE;
+}
+
 bool api_require_manager(struct api_req *req)
 {
 	struct swarm *s = api_swarm(req);
 
 	if (s != NULL && swarm_is_manager(s))
 		return true;
-	api_reply_errorf(req, SW_EUNAVAILABLE,
-			 s != NULL && swarm_is_worker(s) ? NOT_MANAGER_WORKER
-							 : NOT_MANAGER_INACTIVE);
+	api_reply_errorf(req, SW_EUNAVAILABLE, "%s", api_not_manager_text(req));
 	return false;
 }
 

@@ -20,6 +20,9 @@ struct swarm *api_swarm(struct api_req *req);
 /* Answers 503 (Docker's text) and returns false unless this node manages
  * an active swarm. */
 bool api_require_manager(struct api_req *req);
+/* dockerd's text for a node that is not a manager (worker or not in a
+ * swarm), for endpoints that answer it with another status. */
+const char *api_not_manager_text(struct api_req *req);
 void h_swarm_init(struct api_req *req);
 void h_swarm_inspect(struct api_req *req);
 void h_swarm_update(struct api_req *req);
