@@ -1175,44 +1175,56 @@ static void insert_defaults(struct json_object *spec)
 	default_update_config(spec, "RollbackConfig");
 }
 
+void codec_service_count_task(const Swarmd__Service *svc,
+			      const Swarmd__Task *t, struct svc_counts *c)
+{
+	bool job = strstr(svc->mode, "job") != NULL;
+	bool current = !job || t->job_iteration == svc->job_iteration;
+
+	if (t->state == TASK_RUNNING && current &&
+	    (t->desired_state <= TASK_RUNNING ||
+	     t->desired_state == TASK_COMPLETE))
+		c->running++;
+	if (job && current && t->state == TASK_COMPLETE)
+		c->completed++;
+	if (t->desired_state == TASK_RUNNING &&
+	    strcmp(svc->mode, "global") == 0)
+		c->desired_global++;
+}
+
+struct json_object *codec_service_status(const Swarmd__Service *svc,
+					 const struct svc_counts *c)
+{
+	struct json_object *st = json_object_new_object();
+	int64_t desired = c->desired_global;
+
+	if (strcmp(svc->mode, "replicated") == 0)
+		desired = (int64_t)svc->replicas;
+	else if (strcmp(svc->mode, "replicated-job") == 0)
+		desired = (int64_t)svc->max_concurrent;
+	jsonx_add_int64(st, "RunningTasks", c->running);
+	jsonx_add_int64(st, "DesiredTasks", desired);
+	jsonx_add_int64(st, "CompletedTasks", c->completed);
+	return st;
+}
+
 /* Running and desired task counts, as ?status=true reports them. */
 static struct json_object *service_status(struct swarm *s,
 					  const struct store_record *rec,
 					  const Swarmd__Service *svc)
 {
-	struct json_object *st = json_object_new_object();
-	int64_t running = 0, desired = 0, completed = 0;
-	bool job = strstr(svc->mode, "job") != NULL;
+	struct svc_counts c = {0};
 
 	for (const struct store_record *r = store_first(swarm_store(s),
 							OBJ_TASK);
 	     r != NULL; r = store_next(r)) {
 		Swarmd__Task *t = tasks_unpack(r);
 
-		if (t != NULL && strcmp(t->service_id, rec->id) == 0) {
-			bool current = !job ||
-				       t->job_iteration == svc->job_iteration;
-
-			if (t->state == TASK_RUNNING && current &&
-			    (t->desired_state <= TASK_RUNNING ||
-			     t->desired_state == TASK_COMPLETE))
-				running++;
-			if (job && current && t->state == TASK_COMPLETE)
-				completed++;
-			if (t->desired_state == TASK_RUNNING &&
-			    strcmp(svc->mode, "global") == 0)
-				desired++;
-		}
+		if (t != NULL && strcmp(t->service_id, rec->id) == 0)
+			codec_service_count_task(svc, t, &c);
 		swarmd__task__free_unpacked(t, NULL);
 	}
-	if (strcmp(svc->mode, "replicated") == 0)
-		desired = (int64_t)svc->replicas;
-	else if (strcmp(svc->mode, "replicated-job") == 0)
-		desired = (int64_t)svc->max_concurrent;
-	jsonx_add_int64(st, "RunningTasks", running);
-	jsonx_add_int64(st, "DesiredTasks", desired);
-	jsonx_add_int64(st, "CompletedTasks", completed);
-	return st;
+	return codec_service_status(svc, &c);
 }
 
 /* A swarm.Version: Index is omitempty, so the first iteration is {}. */
@@ -1226,8 +1238,8 @@ static struct json_object *iteration(uint64_t index)
 }
 
 /* JobStatus: the iteration the job runs and when it last started. */
-static struct json_object *job_status(const struct store_record *rec,
-				      const Swarmd__Service *svc)
+struct json_object *codec_service_job_status(const struct store_record *rec,
+					     const Swarmd__Service *svc)
 {
 	struct json_object *js = json_object_new_object();
 	char when[64];
@@ -1238,10 +1250,9 @@ static struct json_object *job_status(const struct store_record *rec,
 	return js;
 }
 
-struct json_object *codec_service_to_json(struct swarm *s,
-					  const struct store_record *rec,
-					  const Swarmd__Service *svc,
-					  bool status, bool defaults)
+struct json_object *codec_service_base(const struct store_record *rec,
+				       const Swarmd__Service *svc,
+				       bool defaults)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *spec = parse_bytes(&svc->spec_json);
@@ -1263,10 +1274,20 @@ struct json_object *codec_service_to_json(struct swarm *s,
 	jsonx_add(o, "Endpoint", ep ? ep : json_object_new_object());
 	if (us != NULL)
 		jsonx_add(o, "UpdateStatus", us);
+	return o;
+}
+
+struct json_object *codec_service_to_json(struct swarm *s,
+					  const struct store_record *rec,
+					  const Swarmd__Service *svc,
+					  bool status, bool defaults)
+{
+	struct json_object *o = codec_service_base(rec, svc, defaults);
+
 	if (status)
 		jsonx_add(o, "ServiceStatus", service_status(s, rec, svc));
 	if (strstr(svc->mode, "job") != NULL)
-		jsonx_add(o, "JobStatus", job_status(rec, svc));
+		jsonx_add(o, "JobStatus", codec_service_job_status(rec, svc));
 	return o;
 }
 

@@ -25,6 +25,28 @@ int codec_service_decode(struct swarm *s, const struct localnets *local,
 			 struct swarm_service *out, struct sw_err *err);
 void codec_service_free(struct swarm_service *svc);
 
+/* Task counts behind a service's ServiceStatus. */
+struct svc_counts {
+	int64_t running;
+	int64_t desired_global; /* global services: tasks wanted running */
+	int64_t completed;
+};
+
+/* Adds t (a task of svc) to c. */
+void codec_service_count_task(const Swarmd__Service *svc,
+			      const Swarmd__Task *t, struct svc_counts *c);
+/* ServiceStatus from the counts. */
+struct json_object *codec_service_status(const Swarmd__Service *svc,
+					 const struct svc_counts *c);
+/* JobStatus of a job service. */
+struct json_object *codec_service_job_status(const struct store_record *rec,
+					     const Swarmd__Service *svc);
+/* A service's members up to UpdateStatus: everything that depends only
+ * on its record (engine-api/svclist.c keeps it per record version). */
+struct json_object *codec_service_base(const struct store_record *rec,
+				       const Swarmd__Service *svc,
+				       bool defaults);
+
 /* Renders a stored service. status adds ServiceStatus; defaults applies
  * insertDefaults. */
 struct json_object *codec_service_to_json(struct swarm *s,

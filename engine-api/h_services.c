@@ -7,6 +7,7 @@
 #include "engine-api/filters.h"
 #include "engine-api/routes.h"
 #include "engine-api/server_priv.h"
+#include "engine-api/svclist.h"
 #include "lib/jsonx.h"
 
 /* The one lookup every {id} route shares: 404 with Docker's text. */
@@ -122,6 +123,17 @@ static bool match_label(const char *v, const void *arg)
 	return ok;
 }
 
+static bool list_keeps(void *ctx, const struct store_record *r,
+		       const Swarmd__Service *svc)
+{
+	const struct filters *f = ctx;
+
+	return filters_match_any(f, "id", match_id, r) &&
+	       filters_match_any(f, "name", match_name, r) &&
+	       filters_match_any(f, "mode", match_mode, svc) &&
+	       filters_match_any(f, "label", match_label, svc);
+}
+
 void h_services_list(struct api_req *req)
 {
 	static const char *const keys[] = {"id", "name", "label", "mode",
@@ -129,8 +141,9 @@ void h_services_list(struct api_req *req)
 	struct swarm *s = api_swarm(req);
 	struct filters f;
 	struct sw_err err;
-	struct json_object *list;
 	bool status = api_query_bool(req, "status");
+	size_t len;
+	char *body;
 
 	if (!api_require_manager(req))
 		return;
@@ -140,23 +153,10 @@ void h_services_list(struct api_req *req)
 		api_reply_error(req, &err);
 		return;
 	}
-	list = json_object_new_array();
-	for (const struct store_record *r = store_first(swarm_store(s),
-							OBJ_SERVICE);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Service *svc = services_unpack(r);
-
-		if (svc != NULL && filters_match_any(&f, "id", match_id, r) &&
-		    filters_match_any(&f, "name", match_name, r) &&
-		    filters_match_any(&f, "mode", match_mode, svc) &&
-		    filters_match_any(&f, "label", match_label, svc))
-			json_object_array_add(
-				list, codec_service_to_json(s, r, svc, status,
-							    false));
-		swarmd__service__free_unpacked(svc, NULL);
-	}
+	body = svclist_render(api_server_svclist(req->srv), swarm_store(s), status,
+			      list_keeps, &f, &len);
 	filters_free(&f);
-	api_reply_json(req, 200, list);
+	api_reply_json_text(req, 200, body, len);
 }
 
 void h_services_inspect(struct api_req *req)

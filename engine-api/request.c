@@ -110,6 +110,12 @@ void api_reply_json(struct api_req *req, unsigned status,
 	reply_bytes(req, status, "application/json", text, len);
 }
 
+void api_reply_json_text(struct api_req *req, unsigned status, char *body,
+			 size_t len)
+{
+	reply_bytes(req, status, "application/json", body, len);
+}
+
 void api_reply_empty(struct api_req *req, unsigned status)
 {
 	struct MHD_Response *r =

@@ -128,6 +128,9 @@ void api_upgrade_finish(struct api_upgrade *u, char *data, size_t len);
 void api_reply_json(struct api_req *req, unsigned status,
 		    struct json_object *body);
 void api_reply_empty(struct api_req *req, unsigned status);
+/* Answers a ready JSON body (malloc'd; the response takes it). */
+void api_reply_json_text(struct api_req *req, unsigned status, char *body,
+			 size_t len);
 void api_reply_text(struct api_req *req, unsigned status,
 		    const char *content_type, const char *text);
 void api_reply_error(struct api_req *req, const struct sw_err *err);

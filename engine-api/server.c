@@ -12,6 +12,7 @@
 
 #include "engine-api/errors.h"
 #include "engine-api/execs.h"
+#include "engine-api/svclist.h"
 #include "engine-api/localnets.h"
 #include "engine-api/router.h"
 #include "engine-api/routes.h"
@@ -40,6 +41,7 @@ struct api_server {
 	struct api_upgrade **upgrades; /* hijacked connections in progress */
 	size_t n_upgrades;
 	struct api_execs *execs;
+	struct svclist *svclist;
 	struct localnets *localnets; /* opened on first use */
 	int open_handles;
 	bool stopping;
@@ -127,6 +129,11 @@ void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
 			s->upgrades[i] = s->upgrades[--s->n_upgrades];
 			return;
 		}
+}
+
+struct svclist *api_server_svclist(struct api_server *s)
+{
+	return s->svclist;
 }
 
 struct api_execs *api_server_execs(struct api_server *s)
@@ -434,6 +441,7 @@ struct api_server *api_server_new(uv_loop_t *loop, struct api_env *env)
 	s->loop = loop;
 	s->env = env;
 	s->execs = execs_new();
+	s->svclist = svclist_new();
 	env->loop = loop;
 	return s;
 }
@@ -570,6 +578,7 @@ void api_server_free(struct api_server *s)
 	free(s->streams);
 	free(s->upgrades);
 	execs_free(s->execs);
+	svclist_free(s->svclist);
 	localnets_free(s->localnets);
 	free(s);
 }

@@ -43,6 +43,9 @@ void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
 void api_upgrade_abort(struct api_upgrade *u);
 void api_upgrade_free(struct api_upgrade *u);
 
+/* The rendered services behind GET /services (engine-api/svclist.h). */
+struct svclist *api_server_svclist(struct api_server *s);
+
 /* The server's exec instances (engine-api/execs.h). */
 struct api_execs *api_server_execs(struct api_server *s);
 

@@ -98,7 +98,8 @@ static struct atask *get(struct agent *a, const char *id)
 	if (t != NULL)
 		return t;
 	t = xcalloc(1, sizeof(*t));
-	snprintf(t->id, sizeof(t->id), "%s", id);
+	/* Task IDs are 25 characters; the precision tells GCC so. */
+	snprintf(t->id, sizeof(t->id), "%.*s", (int)sizeof(t->id) - 1, id);
 	t->a = a;
 	t->req.data = t;
 	t->next = a->tasks;

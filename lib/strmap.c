@@ -1,0 +1,95 @@
+#include "lib/strmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/alloc.h"
+
+struct item {
+	char *key; /* NULL: empty */
+	int64_t value;
+};
+
+struct strmap {
+	struct item *items;
+	size_t cap; /* a power of two, at most half full */
+	size_t n;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+struct strmap *strmap_new(void)
+{
+	struct strmap *m = xcalloc(1, sizeof(*m));
+
+	m->cap = 16;
+	m->items = xcalloc(m->cap, sizeof(*m->items));
+	return m;
+}
+
+void strmap_free(struct strmap *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->items[i].key);
+	free(m->items);
+	free(m);
+}
+
+/* The item holding key, or the empty one where it would go. */
+static struct item *probe(const struct strmap *m, const char *key)
+{
+	size_t i = hash(key) & (m->cap - 1);
+
+	while (m->items[i].key != NULL && strcmp(m->items[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->items[i];
+}
+
+static void grow(struct strmap *m)
+{
+	struct item *old = m->items;
+	size_t cap = m->cap;
+
+	m->cap *= 2;
+	m->items = xcalloc(m->cap, sizeof(*m->items));
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].key != NULL)
+			*probe(m, old[i].key) = old[i];
+	free(old);
+}
+
+int64_t *strmap_slot(struct strmap *m, const char *key)
+{
+	struct item *it;
+
+	if (2 * (m->n + 1) > m->cap)
+		grow(m);
+	it = probe(m, key);
+	if (it->key == NULL) {
+		it->key = xstrdup(key);
+		it->value = 0;
+		m->n++;
+	}
+	return &it->value;
+}
+
+const int64_t *strmap_find(const struct strmap *m, const char *key)
+{
+	const struct item *it = probe(m, key);
+
+	return it->key != NULL ? &it->value : NULL;
+}
+
+size_t strmap_count(const struct strmap *m)
+{
+	return m->n;
+}

@@ -1,0 +1,22 @@
+/* A map from strings to 64-bit integers (open addressing, keys copied):
+ * the reconciler's per-pass indexes (node by ID, counts per node and
+ * service) so a pass does not scan every task for every task. */
+#ifndef SW_LIB_STRMAP_H
+#define SW_LIB_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct strmap;
+
+struct strmap *strmap_new(void);
+void strmap_free(struct strmap *m);
+
+/* The value of key, created as 0 when absent; valid until the next
+ * strmap_slot call. */
+int64_t *strmap_slot(struct strmap *m, const char *key);
+/* The value of key, or NULL when absent. */
+const int64_t *strmap_find(const struct strmap *m, const char *key);
+size_t strmap_count(const struct strmap *m);
+
+#endif
