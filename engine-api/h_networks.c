@@ -1,6 +1,7 @@
 /* /networks: the swarm's networks (orchestrator/networks.h) next to this
  * node's local ones (localnets.h), listed, looked up, created and removed
  * as dockerd 20.10 does for a swarm manager. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

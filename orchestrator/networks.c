@@ -1,6 +1,5 @@
 #include "orchestrator/networks.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
