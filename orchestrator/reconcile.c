@@ -8,6 +8,7 @@
 #include "lib/alloc.h"
 #include "lib/id.h"
 #include "lib/log.h"
+#include "lib/strmap.h"
 #include "lib/timefmt.h"
 #include "orchestrator/services.h"
 
@@ -31,6 +32,7 @@ static void maybe_free(struct reconciler *r)
 		free(r);
 }
 
+#include "orchestrator/nodeusage.h"
 #include "orchestrator/reconcile_priv.h"
 #include "orchestrator/scheduler.h"
 
@@ -41,6 +43,7 @@ static void schedule(struct reconciler *r, uint64_t ms);
 static void load_nodes(struct view *v, const struct store *st)
 {
 	v->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*v->nodes));
+	v->node_index = strmap_new();
 	for (const struct store_record *r = store_first(st, OBJ_NODE);
 	     r != NULL; r = store_next(r)) {
 		Swarmd__Node *n = swarm_node_unpack(r);
@@ -54,8 +57,46 @@ static void load_nodes(struct view *v, const struct store *st)
 		v->nodes[v->n_nodes].n = n;
 		v->nodes[v->n_nodes].down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
+		*strmap_slot(v->node_index, r->id) = (int64_t)v->n_nodes;
 		v->n_nodes++;
 	}
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	const struct task_rec *x = a, *y = b;
+	int c = strcmp(x->t->service_id, y->t->service_id);
+
+	/* Then by ID, so every pass sees the same order. */
+	return c != 0 ? c : strcmp(x->rec->id, y->rec->id);
+}
+
+/* Sorts the tasks by service and records where each service's run
+ * starts and how long it is (start << 32 | length). */
+static void index_by_service(struct view *v)
+{
+	qsort(v->tasks, v->n_tasks, sizeof(*v->tasks), cmp_service);
+	v->svc_index = strmap_new();
+	for (size_t i = 0; i < v->n_tasks; i++) {
+		int64_t *slot = strmap_slot(v->svc_index,
+					    v->tasks[i].t->service_id);
+
+		if (*slot == 0)
+			*slot = (int64_t)i << 32;
+		(*slot)++;
+	}
+}
+
+struct span rc_tasks_of(const struct view *v, const char *svc_id)
+{
+	const int64_t *e = strmap_find(v->svc_index, svc_id);
+	struct span sp = {0, 0};
+
+	if (e != NULL) {
+		sp.b = (size_t)(*e >> 32);
+		sp.e = sp.b + (size_t)(*e & 0xffffffff);
+	}
+	return sp;
 }
 
 static void load_view(struct view *v, struct swarm *s)
@@ -78,6 +119,7 @@ static void load_view(struct view *v, struct swarm *s)
 		v->tasks[v->n_tasks].t = t;
 		v->n_tasks++;
 	}
+	index_by_service(v);
 	load_nodes(v, st);
 }
 
@@ -89,14 +131,22 @@ static void free_view(struct view *v)
 	for (size_t i = 0; i < v->n_nodes; i++)
 		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
 	free(v->nodes);
+	strmap_free(v->node_index);
+	strmap_free(v->svc_index);
+}
+
+static const struct node_rec *node_of(const struct view *v, const char *id)
+{
+	const int64_t *i = strmap_find(v->node_index, id);
+
+	return i != NULL ? &v->nodes[*i] : NULL;
 }
 
 static bool node_eligible(const struct view *v, const char *id)
 {
-	for (size_t i = 0; i < v->n_nodes; i++)
-		if (strcmp(v->nodes[i].id, id) == 0)
-			return v->nodes[i].eligible;
-	return false;
+	const struct node_rec *n = node_of(v, id);
+
+	return n != NULL && n->eligible;
 }
 
 /* A node that stopped heartbeating (dispatcher.h), was drained or was
@@ -104,12 +154,10 @@ static bool node_eligible(const struct view *v, const char *id)
  * restarts them (its InvalidNode rule). */
 static bool node_invalid(const struct view *v, const char *id)
 {
-	for (size_t i = 0; i < v->n_nodes; i++)
-		if (strcmp(v->nodes[i].id, id) == 0)
-			return strcmp(v->nodes[i].n->state, "down") == 0 ||
-			       strcmp(v->nodes[i].n->availability, "drain") ==
-				       0;
-	return true;
+	const struct node_rec *n = node_of(v, id);
+
+	return n == NULL || strcmp(n->n->state, "down") == 0 ||
+	       strcmp(n->n->availability, "drain") == 0;
 }
 
 /* ---- orphans --------------------------------------------------------------- */
@@ -267,7 +315,8 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 		return false;
 	if (spec == NULL || spec->restart_max_attempts == 0)
 		return true;
-	for (size_t i = 0; i < v->n_tasks; i++) {
+	const struct span sp = rc_tasks_of(v, t->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *o = v->tasks[i].t;
 
 		if (rc_same_group(o, t) && task_state_terminal(o->state) &&
@@ -302,7 +351,8 @@ bool rc_runnable(const Swarmd__Task *t)
  * ended one needs no replacement. */
 static bool group_has_other(const struct pass *p, const struct task_rec *tr)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, tr->t->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const struct task_rec *o = &p->v.tasks[i];
 
 		if (o != tr && rc_same_group(o->t, tr->t) &&
@@ -316,9 +366,9 @@ static void restart_and_replace(struct pass *p,
 				const struct store_record *svc_rec,
 				const Swarmd__Service *svc)
 {
-	size_t n = p->v.n_tasks;
+	const struct span sp = rc_tasks_of(&p->v, svc_rec->id);
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
 		int64_t delay;
@@ -372,7 +422,8 @@ static void slot_add(struct slot_set *s, uint64_t slot)
 static void active_slots(struct pass *p, const char *svc_id,
 			 const Swarmd__Service *svc, struct slot_set *set)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, svc_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (strcmp(t->service_id, svc_id) == 0 &&
@@ -392,7 +443,8 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 	uint64_t best = 0;
 	bool best_running = true;
 
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, svc_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 		bool running = t->state == TASK_RUNNING;
 
@@ -410,7 +462,8 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 
 static void drop_slot(struct pass *p, const char *svc_id, uint64_t slot)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, svc_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 
 		if (strcmp(tr->t->service_id, svc_id) == 0 &&
@@ -451,7 +504,8 @@ static bool node_has_task(struct pass *p, const char *svc_id,
 		if (strcmp(p->created[i].service_id, svc_id) == 0 &&
 		    strcmp(p->created[i].node_id, node) == 0)
 			return true;
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, svc_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (strcmp(t->service_id, svc_id) == 0 &&
@@ -475,7 +529,8 @@ static bool constraints_allow(const Swarmd__TaskSpec *spec,
 static void scale_global(struct pass *p, const struct store_record *rec,
 			 const Swarmd__Service *svc)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 
 		if (strcmp(tr->t->service_id, rec->id) == 0 &&
@@ -505,7 +560,8 @@ static void job_tasks(struct pass *p, const struct store_record *rec,
 {
 	/* Job slots count from 0, as the CLI's job progress expects. */
 	memset(jc, 0, sizeof(*jc));
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
 
@@ -553,13 +609,14 @@ static void reconcile_replicated_job(struct pass *p,
 static void reconcile_global_job(struct pass *p, const struct store_record *rec,
 				 const Swarmd__Service *svc)
 {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
 	struct job_count jc;
 
 	job_tasks(p, rec, svc, &jc);
 	for (size_t i = 0; i < p->v.n_nodes; i++) {
 		bool has = false;
 
-		for (size_t j = 0; j < p->v.n_tasks && !has; j++) {
+		for (size_t j = sp.b; j < sp.e && !has; j++) {
 			const Swarmd__Task *t = p->v.tasks[j].t;
 
 			has = strcmp(t->service_id, rec->id) == 0 &&
@@ -581,7 +638,8 @@ static void reconcile_global_job(struct pass *p, const struct store_record *rec,
  * slot's history must survive that). */
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, t->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *o = p->v.tasks[i].t;
 
 		if (rc_same_group(o, t) &&
@@ -603,7 +661,8 @@ static int64_t newer_dead(const struct pass *p, const struct task_rec *tr)
 {
 	int64_t n = 0;
 
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, tr->t->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const struct task_rec *o = &p->v.tasks[i];
 
 		if (o != tr && rc_same_group(o->t, tr->t) && !rc_runnable(o->t) &&
@@ -654,77 +713,35 @@ static void prune(struct pass *p)
 
 /* ---- allocation and scheduling ------------------------------------------------- */
 
-static size_t tasks_on(const struct pass *p, const char *node,
-		       const char *svc_id)
+/* What the view's tasks take on each node, counted once per pass. */
+static struct nodeusage *usage_of_pass(struct pass *p)
 {
-	size_t n = 0;
-
+	if (p->usage != NULL)
+		return p->usage;
+	p->usage = nodeusage_new();
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->node_id, node) == 0 && rc_runnable(t) &&
-		    !task_state_terminal(t->state) &&
-		    (svc_id == NULL || strcmp(t->service_id, svc_id) == 0))
-			n++;
-	}
-	return n;
-}
-
-/* What tasks that are not over already take on a node. The ports array is
- * malloc'd into *ports (caller frees). */
-static void usage_of(const struct pass *p, const char *node,
-		     const char *svc_id, struct sched_usage *u,
-		     uint32_t **ports)
-{
-	memset(u, 0, sizeof(*u));
-	*ports = NULL;
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
-		const Swarmd__Task *t = p->v.tasks[i].t;
-		const Swarmd__TaskSpec *s = t->spec;
-
-		if (strcmp(t->node_id, node) != 0 || !rc_runnable(t) ||
-		    task_state_terminal(t->state) || s == NULL)
+		if (t->node_id[0] == '\0')
 			continue;
-		u->nano_cpus += s->reserve_nano_cpus;
-		u->memory_bytes += s->reserve_memory_bytes;
-		if (strcmp(t->service_id, svc_id) == 0)
-			u->service_tasks++;
-		for (size_t j = 0; j < s->n_ports; j++) {
-			if (strcmp(s->ports[j]->mode, "host") != 0)
-				continue;
-			*ports = xrealloc(*ports, (u->n_ports + 1) * sizeof(**ports));
-			(*ports)[u->n_ports++] = s->ports[j]->published;
-		}
+		if (rc_runnable(t) && !task_state_terminal(t->state))
+			nodeusage_add_live(p->usage, t);
+		else if ((t->state == TASK_FAILED ||
+			  t->state == TASK_REJECTED) &&
+			 t->timestamp_ns >= p->v.now - SCHED_FAILURE_WINDOW_NS)
+			nodeusage_add_failure(p->usage, t);
 	}
-	u->ports = *ports;
-}
-
-/* Failures of t's service and spec on node within SwarmKit's window. */
-static uint64_t recent_failures(const struct pass *p, const char *node,
-				const Swarmd__Task *t)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
-		const Swarmd__Task *o = p->v.tasks[i].t;
-
-		if (strcmp(o->node_id, node) == 0 &&
-		    strcmp(o->service_id, t->service_id) == 0 &&
-		    o->spec_version == t->spec_version &&
-		    (o->state == TASK_FAILED || o->state == TASK_REJECTED) &&
-		    o->timestamp_ns >= p->v.now - SCHED_FAILURE_WINDOW_NS)
-			n++;
-	}
-	return n;
+	return p->usage;
 }
 
 /* Runs the filters on every node (or only on the task's own node for a
  * global task) and lets the scheduler choose among those that fit
  * (sched_pick: spread preferences, recent failures, load). NULL when none
  * fits; counts then say why. */
-static const char *pick_node(const struct pass *p, const Swarmd__Task *t,
+static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 			     size_t counts[SCHED_FILTERS])
 {
+	const struct nodeusage *usage = usage_of_pass(p);
 	struct sched_candidate *c = xcalloc(p->v.n_nodes + 1, sizeof(*c));
 	const char *best = NULL;
 	size_t n = 0;
@@ -733,21 +750,21 @@ static const char *pick_node(const struct pass *p, const Swarmd__Task *t,
 	for (size_t k = 0; k < p->v.n_nodes; k++) {
 		const char *id = p->v.nodes[k].id;
 		struct sched_usage u;
-		uint32_t *ports;
 		int f;
 
 		if (t->node_id[0] != '\0' && strcmp(t->node_id, id) != 0)
 			continue;
-		usage_of(p, id, t->service_id, &u, &ports);
+		nodeusage_get(usage, id, t->service_id, &u);
 		f = sched_check(id, p->v.nodes[k].n, t->spec, &u);
-		free(ports);
 		if (f >= 0) {
 			counts[f]++;
 			continue;
 		}
 		c[n++] = (struct sched_candidate){
 			id, p->v.nodes[k].n, u.service_tasks,
-			tasks_on(p, id, NULL), recent_failures(p, id, t)};
+			nodeusage_tasks(usage, id),
+			nodeusage_failures(usage, id, t->service_id,
+					   t->spec_version)};
 	}
 	i = sched_pick(c, n, t->spec ? t->spec->spread : NULL,
 		       t->spec ? t->spec->n_spread : 0);
@@ -776,6 +793,8 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 		rc_set_str(&t->node_id, node);
 	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
+	/* The next placement of this pass sees it. */
+	nodeusage_add_live(p->usage, t);
 }
 
 /* A delayed restart becomes wanted running (complete for a job) once its
@@ -894,6 +913,7 @@ static void run_pass(struct reconciler *r)
 	}
 	change_free(&p.c);
 	free(p.created);
+	nodeusage_free(p.usage);
 	free_view(&p.v);
 }
 

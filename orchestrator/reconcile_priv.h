@@ -9,6 +9,8 @@
 #include "orchestrator/services.h"
 
 struct reconciler;
+struct strmap;
+struct nodeusage;
 
 /* One pass's view of the world, decoded once. */
 struct view {
@@ -26,6 +28,8 @@ struct view {
 		Swarmd__Node *n;
 	} *nodes;
 	size_t n_nodes;
+	struct strmap *node_index; /* node ID -> index in nodes */
+	struct strmap *svc_index;  /* see rc_tasks_of */
 	int64_t history_limit;
 	int64_t now;
 	int64_t wake_at; /* earliest pending restart, 0 if none */
@@ -41,11 +45,19 @@ struct created {
 struct pass {
 	struct reconciler *r;
 	struct view v;
+	struct nodeusage *usage; /* built at the first placement */
 	struct change c;
 	struct created *created;
 	size_t n_created;
 };
 
+
+/* The view's tasks of one service are tasks[b, e): the view keeps them
+ * sorted by service, so a service's work does not scan every task. */
+struct span {
+	size_t b, e;
+};
+struct span rc_tasks_of(const struct view *v, const char *svc_id);
 
 /* Replaces a string of an unpacked message; protobuf-c frees it later. */
 void rc_set_str(char **slot, const char *value);

@@ -23,7 +23,9 @@ static bool converged(struct pass *p, const struct store_record *rec,
 		for (size_t i = 0; i < p->n_created; i++)
 			if (strcmp(p->created[i].service_id, rec->id) == 0)
 				return false;
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (strcmp(t->service_id, rec->id) != 0 || !rc_runnable(t))
@@ -176,7 +178,8 @@ struct roll {
 static bool has_new_running(const struct pass *p, const Swarmd__Service *svc,
 			    const Swarmd__Task *old)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, old->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (rc_same_group(t, old) && !outdated(svc, t) &&
@@ -189,7 +192,8 @@ static bool has_new_running(const struct pass *p, const Swarmd__Service *svc,
 static bool has_new(const struct pass *p, const Swarmd__Service *svc,
 		    const Swarmd__Task *old)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, old->service_id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (rc_same_group(t, old) && !outdated(svc, t) &&
@@ -206,7 +210,8 @@ static void look(struct pass *p, const struct store_record *rec,
 
 	memset(r, 0, sizeof(*r));
 	r->old = xcalloc(p->v.n_tasks + 1, sizeof(*r->old));
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		const Swarmd__Task *t = tr->t;
 
@@ -240,7 +245,8 @@ static size_t stopping_old(const struct pass *p, const struct store_record *rec,
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (strcmp(t->service_id, rec->id) == 0 && !rc_runnable(t) &&
@@ -252,7 +258,8 @@ static size_t stopping_old(const struct pass *p, const struct store_record *rec,
 
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 {
-	for (size_t i = 0; i < p->v.n_tasks; i++)
+	const struct span sp = rc_tasks_of(&p->v, t->service_id);
+	for (size_t i = sp.b; i < sp.e; i++)
 		if (rc_same_group(p->v.tasks[i].t, t) &&
 		    rc_runnable(p->v.tasks[i].t))
 			return true;
@@ -269,7 +276,8 @@ static size_t awaiting_new(const struct pass *p, const struct store_record *rec,
 	int64_t started = started_at(&svc->update_status_json);
 	size_t n = 0;
 
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
+	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (strcmp(t->service_id, rec->id) == 0 && outdated(svc, t) &&
