@@ -7,6 +7,7 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/jsonx.h"
+#include "lib/strmap.h"
 
 /* One service's rendered head: its JSON object without the closing brace. */
 struct entry {
@@ -33,15 +34,6 @@ struct pick {
 	Swarmd__Service *svc;
 	struct svc_counts counts;
 };
-
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s != '\0')
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
 
 struct svclist *svclist_new(void)
 {
@@ -76,7 +68,7 @@ void svclist_free(struct svclist *c)
 
 static struct entry **slot_of(struct svclist *c, const char *id)
 {
-	return &c->buckets[hash(id) & (c->n_buckets - 1)];
+	return &c->buckets[strmap_hash(id) & (c->n_buckets - 1)];
 }
 
 static struct entry *find(struct svclist *c, const char *id)

@@ -16,7 +16,7 @@ struct strmap {
 	size_t n;
 };
 
-static uint64_t hash(const char *s)
+uint64_t strmap_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -47,7 +47,7 @@ void strmap_free(struct strmap *m)
 /* The item holding key, or the empty one where it would go. */
 static struct item *probe(const struct strmap *m, const char *key)
 {
-	size_t i = hash(key) & (m->cap - 1);
+	size_t i = strmap_hash(key) & (m->cap - 1);
 
 	while (m->items[i].key != NULL && strcmp(m->items[i].key, key) != 0)
 		i = (i + 1) & (m->cap - 1);

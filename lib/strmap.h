@@ -19,4 +19,7 @@ int64_t *strmap_slot(struct strmap *m, const char *key);
 const int64_t *strmap_find(const struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);
 
+/* The string hash the map uses (FNV-1a), for other tables keyed by IDs. */
+uint64_t strmap_hash(const char *s);
+
 #endif

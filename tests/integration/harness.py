@@ -638,6 +638,19 @@ def remove_services(engine):
         engine.request("DELETE", "/v1.41/services/" + s["ID"])
 
 
+def check_node_after_test(node):
+    """After a test on a module's node: swarmd still runs, and no service,
+    container or pod is left (what is fails this test once and is then
+    ignored by the others)."""
+    if node.proc is not None and node.proc.poll() is not None:
+        raise AssertionError("swarmd exited with %s:\n%s" % (node.proc.returncode,
+                                                            node.logtext()))
+    if node.proc is not None:
+        remove_services(node)
+        left = settle_node(node)
+        assert not left, "service rm left these behind: %r" % left
+
+
 def cri_leftovers(node):
     """What is left in the node's containerd: {container id: (kind, task
     name, process status)}."""

@@ -56,12 +56,7 @@ def sw(swarm):
     """The module's node; afterwards no service, container or pod is left
     (what is, fails this test once and is then ignored by the others)."""
     yield swarm
-    if swarm.proc is not None and swarm.proc.poll() is not None:
-        pytest.fail("swarmd exited with %s:\n%s" % (swarm.proc.returncode, swarm.logtext()))
-    if swarm.proc is not None:
-        harness.remove_services(swarm)
-        left = harness.settle_node(swarm)
-        assert not left, "service rm left these behind: %r" % left
+    harness.check_node_after_test(swarm)
 
 
 def ok(p):

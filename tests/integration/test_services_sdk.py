@@ -51,10 +51,7 @@ def client(swarm):
         yield c
     finally:
         c.close()
-        if swarm.proc is not None:
-            harness.remove_services(swarm)
-            left = harness.settle_node(swarm)
-            assert not left, "service rm left these behind: %r" % left
+        harness.check_node_after_test(swarm)
 
 
 def running(svc, n, timeout=30):

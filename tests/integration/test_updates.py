@@ -49,12 +49,7 @@ def node():
 @pytest.fixture
 def sw(node):
     yield node
-    if node.proc is not None and node.proc.poll() is not None:
-        pytest.fail("swarmd exited with %s:\n%s" % (node.proc.returncode, node.logtext()))
-    if node.proc is not None:
-        harness.remove_services(node)
-        left = harness.settle_node(node)
-        assert not left, "service rm left these behind: %r" % left
+    harness.check_node_after_test(node)
 
 
 def image_of(t):
