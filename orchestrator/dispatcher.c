@@ -6,6 +6,7 @@
 
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "lib/strmap.h"
 #include "lib/timefmt.h"
 #include "orchestrator/agent.h"
 #include "orchestrator/channels.pb-c.h"
@@ -44,6 +45,7 @@ struct dispatcher {
 	struct dsession *sessions;
 	struct dnode *nodes;
 	size_t n_nodes;
+	struct strmap *node_index; /* node ID -> index in nodes */
 };
 
 static uint64_t period_ms(struct dispatcher *d)
@@ -67,17 +69,21 @@ static void maybe_free(struct dispatcher *d)
 	if (d->sessions != NULL)
 		return;
 	free(d->nodes);
+	strmap_free(d->node_index);
 	free(d);
 }
 
 /* ---- node liveness ----------------------------------------------------------
  */
 
+/* Found by hash: every heartbeat of every node looks its node up. */
 static struct dnode *dnode_get(struct dispatcher *d, const char *id)
 {
-	for (size_t i = 0; i < d->n_nodes; i++)
-		if (strcmp(d->nodes[i].id, id) == 0)
-			return &d->nodes[i];
+	const int64_t *i = strmap_find(d->node_index, id);
+
+	if (i != NULL)
+		return &d->nodes[*i];
+	*strmap_slot(d->node_index, id) = (int64_t)d->n_nodes;
 	d->nodes = xrealloc(d->nodes, (d->n_nodes + 1) * sizeof(*d->nodes));
 	memset(&d->nodes[d->n_nodes], 0, sizeof(*d->nodes));
 	snprintf(d->nodes[d->n_nodes].id, sizeof(d->nodes->id), "%s", id);
@@ -332,6 +338,52 @@ static bool task_on(const struct store_record *r, const char *node_id)
 	return on;
 }
 
+/* The nodes of a batch of task events, decoded once for all sessions:
+ * cur[i] / old[i] are the node IDs (malloc'd, NULL when none) before and
+ * after event i. */
+struct event_nodes {
+	char **cur;
+	char **old;
+	size_t n;
+};
+
+static char *node_of_record(const struct store_record *r)
+{
+	Swarmd__Task *t = r ? tasks_unpack(r) : NULL;
+	char *id = t != NULL ? xstrdup(t->node_id) : NULL;
+
+	swarmd__task__free_unpacked(t, NULL);
+	return id;
+}
+
+static void event_nodes_init(struct event_nodes *en,
+			     const struct store_event *evs, size_t n)
+{
+	en->n = n;
+	en->cur = xcalloc(n + 1, sizeof(*en->cur));
+	en->old = xcalloc(n + 1, sizeof(*en->old));
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].kind == OBJ_TASK) {
+			en->cur[i] = node_of_record(evs[i].cur);
+			en->old[i] = node_of_record(evs[i].old);
+		}
+}
+
+static void event_nodes_free(struct event_nodes *en)
+{
+	for (size_t i = 0; i < en->n; i++) {
+		free(en->cur[i]);
+		free(en->old[i]);
+	}
+	free(en->cur);
+	free(en->old);
+}
+
+static bool same_node(const char *a, const char *b)
+{
+	return a != NULL && strcmp(a, b) == 0;
+}
+
 static void send_all_tasks(struct dsession *ss)
 {
 	const struct store *st = swarm_store(ss->d->s);
@@ -346,17 +398,17 @@ static void send_all_tasks(struct dsession *ss)
 }
 
 static void send_task_events(struct dsession *ss, const struct store_event *evs,
-			     size_t n)
+			     const struct event_nodes *en)
 {
 	struct batch b;
 
-	batch_init(&b, n, false);
-	for (size_t i = 0; i < n; i++) {
+	batch_init(&b, en->n, false);
+	for (size_t i = 0; i < en->n; i++) {
 		if (evs[i].kind != OBJ_TASK)
 			continue;
-		if (task_on(evs[i].cur, ss->node_id))
+		if (same_node(en->cur[i], ss->node_id))
 			batch_put(&b, evs[i].cur);
-		else if (task_on(evs[i].old, ss->node_id))
+		else if (same_node(en->old[i], ss->node_id))
 			b.removed[b.a.n_remove++] = (char *)evs[i].id;
 	}
 	batch_send(ss, &b);
@@ -600,6 +652,7 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
 	struct dispatcher *d = w->data;
+	struct event_nodes en;
 	bool infos = reset;
 
 	if (!d->leader || d->stopping)
@@ -620,6 +673,7 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 						close_session(ss);
 		}
 	}
+	event_nodes_init(&en, evs, reset ? 0 : n);
 	for (struct dsession *ss = d->sessions; ss != NULL; ss = ss->next) {
 		if (ss->gone || !ss->registered)
 			continue;
@@ -630,8 +684,9 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 		if (reset)
 			send_all_tasks(ss);
 		else
-			send_task_events(ss, evs, n);
+			send_task_events(ss, evs, &en);
 	}
+	event_nodes_free(&en);
 }
 
 /* ---- lifecycle
@@ -645,6 +700,7 @@ struct dispatcher *dispatcher_new(uv_loop_t *loop, struct swarm *s)
 	d->s = s;
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
+	d->node_index = strmap_new();
 	d->watcher.data = d;
 	store_watch((struct store *)swarm_store(s), &d->watcher,
 		    on_store_event);

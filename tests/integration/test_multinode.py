@@ -177,6 +177,12 @@ def test_join_refusals(lab):
         other = "SWMTKN-1-" + "1" * 50 + wtok[-26:]
         p = join(extra, other, m1.addr)
         assert p.returncode == 1 and "does not match fingerprint" in p.stderr, p.stderr
+        # A rotated token no longer admits anyone.
+        ok(m1.docker("swarm", "join-token", "--rotate", "worker"))
+        p = join(extra, wtok, m1.addr)
+        assert p.returncode == 1
+        assert p.stderr.strip() == "Error response from daemon: " + BAD_TOKEN
+        assert ok(m1.docker("swarm", "join-token", "-q", "worker")).strip() != wtok
         assert harness.swarm_info(extra)["LocalNodeState"] == "inactive"
         assert len(node_list(m1)) == 5
     finally:
