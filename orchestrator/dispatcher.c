@@ -339,12 +339,14 @@ static bool task_on(const struct store_record *r, const char *node_id)
 }
 
 /* The nodes of a batch of task events, decoded once for all sessions:
- * cur[i] / old[i] are the node IDs (malloc'd, NULL when none) before and
- * after event i. */
+ * cur[i] / old[i] are the node IDs (malloc'd, NULL when none) after and
+ * before event i; touched holds the nodes that appear, so a session whose
+ * node has no event is skipped without looking at the events. */
 struct event_nodes {
 	char **cur;
 	char **old;
 	size_t n;
+	struct strmap *touched;
 };
 
 static char *node_of_record(const struct store_record *r)
@@ -362,10 +364,15 @@ static void event_nodes_init(struct event_nodes *en,
 	en->n = n;
 	en->cur = xcalloc(n + 1, sizeof(*en->cur));
 	en->old = xcalloc(n + 1, sizeof(*en->old));
+	en->touched = strmap_new();
 	for (size_t i = 0; i < n; i++)
 		if (evs[i].kind == OBJ_TASK) {
 			en->cur[i] = node_of_record(evs[i].cur);
 			en->old[i] = node_of_record(evs[i].old);
+			if (en->cur[i] != NULL)
+				*strmap_slot(en->touched, en->cur[i]) = 1;
+			if (en->old[i] != NULL)
+				*strmap_slot(en->touched, en->old[i]) = 1;
 		}
 }
 
@@ -377,6 +384,7 @@ static void event_nodes_free(struct event_nodes *en)
 	}
 	free(en->cur);
 	free(en->old);
+	strmap_free(en->touched);
 }
 
 static bool same_node(const char *a, const char *b)
@@ -402,6 +410,8 @@ static void send_task_events(struct dsession *ss, const struct store_event *evs,
 {
 	struct batch b;
 
+	if (strmap_find(en->touched, ss->node_id) == NULL)
+		return;
 	batch_init(&b, en->n, false);
 	for (size_t i = 0; i < en->n; i++) {
 		if (evs[i].kind != OBJ_TASK)

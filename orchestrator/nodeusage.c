@@ -17,17 +17,32 @@ struct node_total {
 
 struct nodeusage {
 	struct strmap *node_index; /* node ID -> index in nodes */
+	const char *const *ids;    /* borrowed, by index */
 	struct node_total *nodes;
 	size_t n_nodes;
-	struct strmap *counts; /* "node/service[/version]" -> tasks */
+	/* Live tasks per "node/service", failures per "node/service/version". */
+	struct strmap *counts;
+	/* The counts of the service (and spec version) being placed, by
+	 * node index. */
+	char *cur_svc;
+	uint64_t cur_version;
+	uint64_t *cur_live;
+	uint64_t *cur_failed;
 };
 
-struct nodeusage *nodeusage_new(void)
+struct nodeusage *nodeusage_new(const char *const *node_ids, size_t n)
 {
 	struct nodeusage *u = xcalloc(1, sizeof(*u));
 
 	u->node_index = strmap_new();
 	u->counts = strmap_new();
+	u->nodes = xcalloc(n + 1, sizeof(*u->nodes));
+	u->n_nodes = n;
+	u->ids = node_ids;
+	u->cur_live = xcalloc(n + 1, sizeof(*u->cur_live));
+	u->cur_failed = xcalloc(n + 1, sizeof(*u->cur_failed));
+	for (size_t i = 0; i < n; i++)
+		*strmap_slot(u->node_index, node_ids[i]) = (int64_t)i;
 	return u;
 }
 
@@ -38,31 +53,12 @@ void nodeusage_free(struct nodeusage *u)
 	for (size_t i = 0; i < u->n_nodes; i++)
 		free(u->nodes[i].ports);
 	free(u->nodes);
+	free(u->cur_live);
+	free(u->cur_failed);
+	free(u->cur_svc);
 	strmap_free(u->node_index);
 	strmap_free(u->counts);
 	free(u);
-}
-
-static struct node_total *node_of(struct nodeusage *u, const char *id)
-{
-	int64_t *slot;
-
-	if (strmap_find(u->node_index, id) == NULL) {
-		u->nodes = xrealloc(u->nodes,
-				    (u->n_nodes + 1) * sizeof(*u->nodes));
-		memset(&u->nodes[u->n_nodes], 0, sizeof(*u->nodes));
-		*strmap_slot(u->node_index, id) = (int64_t)u->n_nodes++;
-	}
-	slot = strmap_slot(u->node_index, id);
-	return &u->nodes[*slot];
-}
-
-static const struct node_total *find_node(const struct nodeusage *u,
-					  const char *id)
-{
-	const int64_t *i = strmap_find(u->node_index, id);
-
-	return i != NULL ? &u->nodes[*i] : NULL;
 }
 
 /* Keys never collide: IDs hold no '/'. */
@@ -76,12 +72,29 @@ static void count_key(char *key, size_t n, const char *node,
 		snprintf(key, n, "%s/%s", node, svc_id);
 }
 
+/* Index of the task's node, or -1 for a node outside the set. */
+static int64_t index_of(const struct nodeusage *u, const Swarmd__Task *t)
+{
+	const int64_t *i = strmap_find(u->node_index, t->node_id);
+
+	return i != NULL ? *i : -1;
+}
+
+static bool is_current(const struct nodeusage *u, const Swarmd__Task *t)
+{
+	return u->cur_svc != NULL && strcmp(u->cur_svc, t->service_id) == 0;
+}
+
 void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
 {
-	struct node_total *n = node_of(u, t->node_id);
+	int64_t i = index_of(u, t);
 	const Swarmd__TaskSpec *s = t->spec;
+	struct node_total *n;
 	char key[256];
 
+	if (i < 0)
+		return;
+	n = &u->nodes[i];
 	n->tasks++;
 	if (s == NULL)
 		return;
@@ -89,6 +102,8 @@ void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
 	n->memory_bytes += s->reserve_memory_bytes;
 	count_key(key, sizeof(key), t->node_id, t->service_id, NULL);
 	(*strmap_slot(u->counts, key))++;
+	if (is_current(u, t))
+		u->cur_live[i]++;
 	for (size_t j = 0; j < s->n_ports; j++) {
 		if (strcmp(s->ports[j]->mode, "host") != 0)
 			continue;
@@ -100,11 +115,16 @@ void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
 
 void nodeusage_add_failure(struct nodeusage *u, const Swarmd__Task *t)
 {
+	int64_t i = index_of(u, t);
 	char key[256];
 
+	if (i < 0)
+		return;
 	count_key(key, sizeof(key), t->node_id, t->service_id,
 		  &t->spec_version);
 	(*strmap_slot(u->counts, key))++;
+	if (is_current(u, t) && t->spec_version == u->cur_version)
+		u->cur_failed[i]++;
 }
 
 static uint64_t count_of(const struct nodeusage *u, const char *key)
@@ -114,35 +134,38 @@ static uint64_t count_of(const struct nodeusage *u, const char *key)
 	return v != NULL ? (uint64_t)*v : 0;
 }
 
-void nodeusage_get(const struct nodeusage *u, const char *node,
-		   const char *svc_id, struct sched_usage *out)
+/* Loads the by-node counts of t's service and spec version. */
+static void select_service(struct nodeusage *u, const Swarmd__Task *t)
 {
-	const struct node_total *n = find_node(u, node);
 	char key[256];
 
-	memset(out, 0, sizeof(*out));
-	if (n == NULL)
+	if (is_current(u, t) && u->cur_version == t->spec_version)
 		return;
+	free(u->cur_svc);
+	u->cur_svc = xstrdup(t->service_id);
+	u->cur_version = t->spec_version;
+	for (size_t i = 0; i < u->n_nodes; i++) {
+		count_key(key, sizeof(key), u->ids[i], t->service_id, NULL);
+		u->cur_live[i] = count_of(u, key);
+		count_key(key, sizeof(key), u->ids[i], t->service_id,
+			  &t->spec_version);
+		u->cur_failed[i] = count_of(u, key);
+	}
+}
+
+void nodeusage_get(struct nodeusage *u, size_t i, const Swarmd__Task *t,
+		   struct sched_usage *out, uint64_t *tasks,
+		   uint64_t *failures)
+{
+	const struct node_total *n = &u->nodes[i];
+
+	select_service(u, t);
+	memset(out, 0, sizeof(*out));
 	out->nano_cpus = n->nano_cpus;
 	out->memory_bytes = n->memory_bytes;
 	out->ports = n->ports;
 	out->n_ports = n->n_ports;
-	count_key(key, sizeof(key), node, svc_id, NULL);
-	out->service_tasks = count_of(u, key);
-}
-
-uint64_t nodeusage_tasks(const struct nodeusage *u, const char *node)
-{
-	const struct node_total *n = find_node(u, node);
-
-	return n != NULL ? n->tasks : 0;
-}
-
-uint64_t nodeusage_failures(const struct nodeusage *u, const char *node,
-			    const char *svc_id, uint64_t spec_version)
-{
-	char key[256];
-
-	count_key(key, sizeof(key), node, svc_id, &spec_version);
-	return count_of(u, key);
+	out->service_tasks = u->cur_live[i];
+	*tasks = n->tasks;
+	*failures = u->cur_failed[i];
 }

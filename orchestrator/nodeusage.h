@@ -1,9 +1,12 @@
 /* What the tasks seen by one reconcile pass take on each node: counted in
  * one walk over the tasks and kept current as the pass assigns more, so
- * placing a task costs O(nodes) instead of O(nodes × tasks). */
+ * placing a task costs O(nodes) array reads instead of O(nodes × tasks).
+ * The pass places tasks service by service (its view is sorted so), so the
+ * counts of the service being placed are kept in arrays by node. */
 #ifndef SW_ORCH_NODEUSAGE_H
 #define SW_ORCH_NODEUSAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "orchestrator/scheduler.h"
@@ -11,7 +14,8 @@
 
 struct nodeusage;
 
-struct nodeusage *nodeusage_new(void);
+/* For the nodes node_ids[0..n) (borrowed while the usage lives). */
+struct nodeusage *nodeusage_new(const char *const *node_ids, size_t n);
 void nodeusage_free(struct nodeusage *u);
 
 /* A task that is not over (wanted running, not ended) on its node. */
@@ -19,15 +23,12 @@ void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t);
 /* A failed or rejected task, for the node's recent failures. */
 void nodeusage_add_failure(struct nodeusage *u, const Swarmd__Task *t);
 
-/* What live tasks take on node when placing a task of svc_id (reserved
- * CPU and memory, the service's tasks, host ports: borrowed until the next
- * add). */
-void nodeusage_get(const struct nodeusage *u, const char *node,
-		   const char *svc_id, struct sched_usage *out);
-/* Live tasks of every service on node. */
-uint64_t nodeusage_tasks(const struct nodeusage *u, const char *node);
-/* Failures added for node, service and spec version. */
-uint64_t nodeusage_failures(const struct nodeusage *u, const char *node,
-			    const char *svc_id, uint64_t spec_version);
+/* What live tasks take on node i when placing a task of t's service and
+ * spec version: reserved CPU and memory, the service's tasks and the host
+ * ports (borrowed until the next add) in *out, all live tasks in *tasks,
+ * the service's recent failures of that spec in *failures. */
+void nodeusage_get(struct nodeusage *u, size_t i, const Swarmd__Task *t,
+		   struct sched_usage *out, uint64_t *tasks,
+		   uint64_t *failures);
 
 #endif

@@ -43,6 +43,8 @@ static void schedule(struct reconciler *r, uint64_t ms);
 static void load_nodes(struct view *v, const struct store *st)
 {
 	v->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*v->nodes));
+	v->node_ids = xcalloc(store_count(st, OBJ_NODE) + 1,
+			      sizeof(*v->node_ids));
 	v->node_index = strmap_new();
 	for (const struct store_record *r = store_first(st, OBJ_NODE);
 	     r != NULL; r = store_next(r)) {
@@ -58,6 +60,7 @@ static void load_nodes(struct view *v, const struct store *st)
 		v->nodes[v->n_nodes].down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
 		*strmap_slot(v->node_index, r->id) = (int64_t)v->n_nodes;
+		v->node_ids[v->n_nodes] = r->id;
 		v->n_nodes++;
 	}
 }
@@ -131,6 +134,7 @@ static void free_view(struct view *v)
 	for (size_t i = 0; i < v->n_nodes; i++)
 		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
 	free(v->nodes);
+	free(v->node_ids);
 	strmap_free(v->node_index);
 	strmap_free(v->svc_index);
 }
@@ -718,7 +722,7 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 {
 	if (p->usage != NULL)
 		return p->usage;
-	p->usage = nodeusage_new();
+	p->usage = nodeusage_new(p->v.node_ids, p->v.n_nodes);
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
@@ -741,7 +745,7 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 			     size_t counts[SCHED_FILTERS])
 {
-	const struct nodeusage *usage = usage_of_pass(p);
+	struct nodeusage *usage = usage_of_pass(p);
 	struct sched_candidate *c = xcalloc(p->v.n_nodes + 1, sizeof(*c));
 	const char *best = NULL;
 	size_t n = 0;
@@ -750,21 +754,19 @@ static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 	for (size_t k = 0; k < p->v.n_nodes; k++) {
 		const char *id = p->v.nodes[k].id;
 		struct sched_usage u;
+		uint64_t all, failures;
 		int f;
 
 		if (t->node_id[0] != '\0' && strcmp(t->node_id, id) != 0)
 			continue;
-		nodeusage_get(usage, id, t->service_id, &u);
+		nodeusage_get(usage, k, t, &u, &all, &failures);
 		f = sched_check(id, p->v.nodes[k].n, t->spec, &u);
 		if (f >= 0) {
 			counts[f]++;
 			continue;
 		}
 		c[n++] = (struct sched_candidate){
-			id, p->v.nodes[k].n, u.service_tasks,
-			nodeusage_tasks(usage, id),
-			nodeusage_failures(usage, id, t->service_id,
-					   t->spec_version)};
+			id, p->v.nodes[k].n, u.service_tasks, all, failures};
 	}
 	i = sched_pick(c, n, t->spec ? t->spec->spread : NULL,
 		       t->spec ? t->spec->n_spread : 0);
