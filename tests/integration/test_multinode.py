@@ -9,6 +9,7 @@ a previous failure lost).
 """
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -188,6 +189,65 @@ def test_join_refusals(lab):
     finally:
         extra.cleanup()
         lab.cluster.nodes.remove(extra)
+
+
+def channel_reply(addr, channel, cert=None):
+    """Opens a TLS connection to a manager's 2377 (with the client
+    certificate (cert, key) or none), names a channel as nodes do (a 4-byte
+    big-endian length, the name) and returns the reply's first byte (0:
+    accepted, else the error kind) and its message; None when the TLS
+    handshake itself is refused."""
+    import socket
+    import ssl
+    import struct
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(*cert)
+    raw = socket.create_connection((addr, 2377), timeout=5)
+    try:
+        tls = ctx.wrap_socket(raw)
+        tls.sendall(struct.pack(">I", len(channel)) + channel.encode())
+        head = b""
+        while len(head) < 4:
+            chunk = tls.recv(4 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        body = b""
+        n = struct.unpack(">I", head)[0]
+        while len(body) < n:
+            chunk = tls.recv(n - len(body))
+            if not chunk:
+                break
+            body += chunk
+        return body[0], body[1:].decode(errors="replace")
+    except (ssl.SSLError, ConnectionError, socket.timeout):
+        return None
+    finally:
+        raw.close()
+
+
+def test_tls_channels_need_the_cluster_ca(lab, tmp_path):
+    m1 = lab.managers[0]
+    # No client certificate: only join opens.
+    assert channel_reply(m1.addr, "join") == (0, "")
+    for ch in ("raft", "dispatch", "forward", "logs"):
+        r = channel_reply(m1.addr, ch)
+        assert r is not None and r[0] != 0, (ch, r)
+    # A certificate from another CA (claiming the manager role) is refused
+    # at the handshake or by the channel, on every channel.
+    key, crt = str(tmp_path / "k.pem"), str(tmp_path / "c.pem")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-keyout", key,
+                        "-out", crt, "-subj", "/O=%s/OU=swarm-manager/CN=%s"
+                        % (harness.swarm_info(m1)["Cluster"]["ID"], lab.ids[m1.name])],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    for ch in ("raft", "dispatch", "forward", "logs"):
+        r = channel_reply(m1.addr, ch, cert=(crt, key))
+        assert r is None or r[0] != 0, (ch, r)
 
 
 def test_writes_on_a_follower(lab):
@@ -403,7 +463,14 @@ def test_drain_moves_tasks(lab):
     wid = lab.ids[w2.name]
     harness.wait_running(m2, "web", 10, timeout=30)
     assert wid in tasks_by_node(m2, "web")
-    ok(m2.docker("node", "update", "--availability", "drain", wid))
+    # As the recorded transcripts: the ID, then Drain in node ls.
+    assert ok(m2.docker("node", "update", "--availability", "drain", wid)) == wid + "\n"
+    def ls_row():
+        row = [l for l in ok(m2.docker("node", "ls")).splitlines() if l.startswith(wid)][0]
+        return row if row.split()[2:4] == ["Ready", "Drain"] else None
+    # (After the previous test's restarts the node may still be re-registering
+    # with a new leader: "Unknown" for up to 2 x the grace.)
+    wait_for(ls_row, 10, "node ls showing the node Ready and Drain")
 
     wait_moved(m2, "web", 10, wid)
     # The drained node's containers are stopped, its tasks shut down.
@@ -427,7 +494,7 @@ def test_removed_worker_stays_out(lab):
     assert p.returncode == 1 and p.stderr.strip() == (
         "Error response from daemon: rpc error: code = FailedPrecondition desc = node %s "
         "is not down and can't be removed" % wid), p.stderr
-    ok(m2.docker("node", "rm", "--force", wid))
+    assert ok(m2.docker("node", "rm", "--force", wid)) == wid + "\n"
     # Its certificate no longer opens a session: it does not come back.
     time.sleep(3)  # 3 heartbeats: time enough to re-register if it could
     assert wid not in {n["ID"] for n in node_list(m2)}
