@@ -182,10 +182,8 @@ static void force_new_cluster(struct api_req *req)
 {
 	struct sw_err err;
 
-	if (!swarm_is_manager(api_swarm(req))) {
-		api_reply_errorf(req, SW_EUNAVAILABLE, NOT_MANAGER_WORKER);
+	if (!api_require_manager(req))
 		return;
-	}
 	api_req_ref(req);
 	if (swarm_force_new_cluster(api_swarm(req), on_init_done, req,
 				    &err) != 0) {

@@ -381,7 +381,9 @@ static void apply_cb(struct raft_apply *a, int status, void *result)
 		st = raft_status_err(status, &err);
 	else
 		st = fsm_outcome(req->c->fsm, result, a->index, &err);
-	commitstats_record(req->c->stats, timefmt_now_ns() - req->proposed_ns);
+	if (req->c->stats != NULL)
+		commitstats_record(req->c->stats,
+				   timefmt_now_ns() - req->proposed_ns);
 	req->cb(req, st, a->index, &err);
 }
 

@@ -329,15 +329,6 @@ static void batch_send(struct dsession *ss, struct batch *b)
 	free(b->removed);
 }
 
-static bool task_on(const struct store_record *r, const char *node_id)
-{
-	Swarmd__Task *t = r ? tasks_unpack(r) : NULL;
-	bool on = t != NULL && strcmp(t->node_id, node_id) == 0;
-
-	swarmd__task__free_unpacked(t, NULL);
-	return on;
-}
-
 /* The nodes of a batch of task events, decoded once for all sessions:
  * cur[i] / old[i] are the node IDs (malloc'd, NULL when none) after and
  * before event i; touched holds the nodes that appear, so a session whose
@@ -390,6 +381,15 @@ static void event_nodes_free(struct event_nodes *en)
 static bool same_node(const char *a, const char *b)
 {
 	return a != NULL && strcmp(a, b) == 0;
+}
+
+static bool task_on(const struct store_record *r, const char *node_id)
+{
+	char *node = node_of_record(r);
+	bool on = same_node(node, node_id);
+
+	free(node);
+	return on;
 }
 
 static void send_all_tasks(struct dsession *ss)

@@ -364,6 +364,12 @@ static inline int executor_list(struct executor *ex, struct exec_req *req,
  * (req->err says why, e.g. the runtime's timeout). -SW_ENOTIMPL when the
  * executor cannot run commands, -SW_ENOTFOUND when it does not know the
  * task's container. */
+/* Whether the executor can run probes (healthchecks) at all. */
+static inline bool executor_can_probe(const struct executor *ex)
+{
+	return ex->ops->probe != NULL;
+}
+
 static inline int executor_probe(struct executor *ex, struct exec_req *req,
 				 const char *task_id, const char *const *argv,
 				 size_t argc, int64_t timeout_ns, exec_cb cb,

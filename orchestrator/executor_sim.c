@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/alloc.h"
+#include "lib/strmap.h"
 #include "lib/timefmt.h"
 
 /* One simulated container. */
@@ -65,18 +66,9 @@ static struct exec_sim *sim_of(struct executor *ex)
 
 /* ---- the table --------------------------------------------------------- */
 
-static size_t hash_id(const char *id)
-{
-	size_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return h;
-}
-
 static struct sim_task **slot_of(struct exec_sim *s, const char *id)
 {
-	struct sim_task **p = &s->buckets[hash_id(id) & (s->n_buckets - 1)];
+	struct sim_task **p = &s->buckets[strmap_hash(id) & (s->n_buckets - 1)];
 
 	while (*p != NULL && strcmp((*p)->id, id) != 0)
 		p = &(*p)->next;
@@ -97,7 +89,7 @@ static void grow(struct exec_sim *s)
 
 	for (size_t i = 0; i < s->n_buckets; i++) {
 		for (struct sim_task *t = s->buckets[i], *next; t; t = next) {
-			size_t h = hash_id(t->id) & (n - 1);
+			size_t h = strmap_hash(t->id) & (n - 1);
 
 			next = t->next;
 			t->next = b[h];
@@ -116,7 +108,7 @@ static struct sim_task *insert(struct exec_sim *s, const char *id)
 
 	if (s->n_tasks >= s->n_buckets)
 		grow(s);
-	p = &s->buckets[hash_id(id) & (s->n_buckets - 1)];
+	p = &s->buckets[strmap_hash(id) & (s->n_buckets - 1)];
 	snprintf(t->id, sizeof(t->id), "%s", id);
 	t->next = *p;
 	*p = t;

@@ -255,6 +255,10 @@ struct health_monitor *health_monitor_start(uv_loop_t *loop,
 	struct health_monitor *m;
 	const char *argv[HEALTH_ARGV_MAX];
 
+	/* An executor that cannot probe (sim) runs the task as one without a
+	 * healthcheck rather than failing every probe and killing it. */
+	if (!executor_can_probe(ex))
+		return NULL;
 	m = xcalloc(1, sizeof(*m));
 	m->spec = spec_copy(spec);
 	if (m->spec == NULL || !health_config_of(m->spec, &m->cfg) ||

@@ -16,8 +16,8 @@ struct node_total {
 };
 
 struct nodeusage {
-	struct strmap *node_index; /* node ID -> index in nodes */
-	const char *const *ids;    /* borrowed, by index */
+	const struct strmap *node_index; /* borrowed: node ID -> index */
+	const char *const *ids;          /* borrowed, by index */
 	struct node_total *nodes;
 	size_t n_nodes;
 	/* Live tasks per "node/service", failures per "node/service/version". */
@@ -30,19 +30,18 @@ struct nodeusage {
 	uint64_t *cur_failed;
 };
 
-struct nodeusage *nodeusage_new(const char *const *node_ids, size_t n)
+struct nodeusage *nodeusage_new(const struct strmap *node_index,
+				const char *const *node_ids, size_t n)
 {
 	struct nodeusage *u = xcalloc(1, sizeof(*u));
 
-	u->node_index = strmap_new();
+	u->node_index = node_index;
 	u->counts = strmap_new();
 	u->nodes = xcalloc(n + 1, sizeof(*u->nodes));
 	u->n_nodes = n;
 	u->ids = node_ids;
 	u->cur_live = xcalloc(n + 1, sizeof(*u->cur_live));
 	u->cur_failed = xcalloc(n + 1, sizeof(*u->cur_failed));
-	for (size_t i = 0; i < n; i++)
-		*strmap_slot(u->node_index, node_ids[i]) = (int64_t)i;
 	return u;
 }
 
@@ -56,7 +55,6 @@ void nodeusage_free(struct nodeusage *u)
 	free(u->cur_live);
 	free(u->cur_failed);
 	free(u->cur_svc);
-	strmap_free(u->node_index);
 	strmap_free(u->counts);
 	free(u);
 }

@@ -14,8 +14,12 @@
 
 struct nodeusage;
 
-/* For the nodes node_ids[0..n) (borrowed while the usage lives). */
-struct nodeusage *nodeusage_new(const char *const *node_ids, size_t n);
+struct strmap;
+
+/* For the nodes node_ids[0..n), found by node_index (node ID -> index);
+ * both borrowed while the usage lives. */
+struct nodeusage *nodeusage_new(const struct strmap *node_index,
+				const char *const *node_ids, size_t n);
 void nodeusage_free(struct nodeusage *u);
 
 /* A task that is not over (wanted running, not ended) on its node. */

@@ -171,7 +171,7 @@ static void set_state(struct view *v, struct task_rec *tr, int state,
 
 #define ORPHAN_AFTER_NS (24LL * 3600 * 1000000000LL)
 
-static void wake_at(struct view *v, int64_t at)
+void rc_wake_at(struct view *v, int64_t at)
 {
 	if (v->wake_at == 0 || at < v->wake_at)
 		v->wake_at = at;
@@ -182,23 +182,27 @@ static void wake_at(struct view *v, int64_t at)
  * long ago and their node is not expected back. */
 static void orphan_tasks(struct view *v)
 {
+	bool due = false;
+
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		int64_t at = v->nodes[i].down_since + ORPHAN_AFTER_NS;
 
 		if (v->nodes[i].down_since == 0)
 			continue;
-		if (at > v->now) {
-			wake_at(v, at);
-			continue;
-		}
-		for (size_t j = 0; j < v->n_tasks; j++) {
-			struct task_rec *tr = &v->tasks[j];
+		if (at > v->now)
+			rc_wake_at(v, at);
+		else
+			due = true;
+	}
+	for (size_t j = 0; due && j < v->n_tasks; j++) {
+		struct task_rec *tr = &v->tasks[j];
+		const struct node_rec *n = node_of(v, tr->t->node_id);
 
-			if (strcmp(tr->t->node_id, v->nodes[i].id) == 0 &&
-			    tr->t->state >= TASK_ASSIGNED &&
-			    tr->t->state <= TASK_RUNNING)
-				set_state(v, tr, TASK_ORPHANED, NULL);
-		}
+		if (n != NULL && n->down_since != 0 &&
+		    n->down_since + ORPHAN_AFTER_NS <= v->now &&
+		    tr->t->state >= TASK_ASSIGNED &&
+		    tr->t->state <= TASK_RUNNING)
+			set_state(v, tr, TASK_ORPHANED, NULL);
 	}
 }
 
@@ -320,6 +324,7 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 	if (spec == NULL || spec->restart_max_attempts == 0)
 		return true;
 	const struct span sp = rc_tasks_of(v, t->service_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *o = v->tasks[i].t;
 
@@ -339,7 +344,7 @@ static bool still_delayed(struct view *v, const Swarmd__Task *t)
 {
 	if (t->desired_state != TASK_READY || t->restart_at_ns <= v->now)
 		return false;
-	wake_at(v, t->restart_at_ns);
+	rc_wake_at(v, t->restart_at_ns);
 	return true;
 }
 
@@ -356,6 +361,7 @@ bool rc_runnable(const Swarmd__Task *t)
 static bool group_has_other(const struct pass *p, const struct task_rec *tr)
 {
 	const struct span sp = rc_tasks_of(&p->v, tr->t->service_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const struct task_rec *o = &p->v.tasks[i];
 
@@ -377,7 +383,7 @@ static void restart_and_replace(struct pass *p,
 		Swarmd__Task *t = tr->t;
 		int64_t delay;
 
-		if (strcmp(t->service_id, svc_rec->id) != 0 || !rc_runnable(t))
+		if (!rc_runnable(t))
 			continue;
 		if (!task_state_terminal(t->state) && t->slot != 0 &&
 		    t->node_id[0] != '\0' && node_invalid(&p->v, t->node_id)) {
@@ -427,11 +433,11 @@ static void active_slots(struct pass *p, const char *svc_id,
 			 const Swarmd__Service *svc, struct slot_set *set)
 {
 	const struct span sp = rc_tasks_of(&p->v, svc_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, svc_id) == 0 &&
-		    updater_occupies(svc, t))
+		if (updater_occupies(svc, t))
 			slot_add(set, t->slot);
 	}
 	for (size_t i = 0; i < p->n_created; i++)
@@ -448,11 +454,12 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 	bool best_running = true;
 
 	const struct span sp = rc_tasks_of(&p->v, svc_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 		bool running = t->state == TASK_RUNNING;
 
-		if (strcmp(t->service_id, svc_id) != 0 || !rc_runnable(t) ||
+		if (!rc_runnable(t) ||
 		    !slot_has(set, t->slot))
 			continue;
 		if ((best_running && !running) ||
@@ -467,11 +474,11 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 static void drop_slot(struct pass *p, const char *svc_id, uint64_t slot)
 {
 	const struct span sp = rc_tasks_of(&p->v, svc_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 
-		if (strcmp(tr->t->service_id, svc_id) == 0 &&
-		    tr->t->slot == slot && rc_runnable(tr->t))
+		if (tr->t->slot == slot && rc_runnable(tr->t))
 			rc_set_desired(tr, TASK_SHUTDOWN);
 	}
 }
@@ -509,11 +516,11 @@ static bool node_has_task(struct pass *p, const char *svc_id,
 		    strcmp(p->created[i].node_id, node) == 0)
 			return true;
 	const struct span sp = rc_tasks_of(&p->v, svc_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, svc_id) == 0 &&
-		    updater_occupies(svc, t) && strcmp(t->node_id, node) == 0)
+		if (updater_occupies(svc, t) && strcmp(t->node_id, node) == 0)
 			return true;
 	}
 	return false;
@@ -534,11 +541,11 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 			 const Swarmd__Service *svc)
 {
 	const struct span sp = rc_tasks_of(&p->v, rec->id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 
-		if (strcmp(tr->t->service_id, rec->id) == 0 &&
-		    rc_runnable(tr->t) && !tr->dirty &&
+		if (rc_runnable(tr->t) && !tr->dirty &&
 		    !node_eligible(&p->v, tr->t->node_id))
 			rc_set_desired(tr, TASK_SHUTDOWN);
 	}
@@ -565,11 +572,12 @@ static void job_tasks(struct pass *p, const struct store_record *rec,
 	/* Job slots count from 0, as the CLI's job progress expects. */
 	memset(jc, 0, sizeof(*jc));
 	const struct span sp = rc_tasks_of(&p->v, rec->id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
 
-		if (strcmp(t->service_id, rec->id) != 0 || !wanted(t))
+		if (!wanted(t))
 			continue;
 		if (t->job_iteration != svc->job_iteration) {
 			if (!task_state_terminal(t->state))
@@ -623,8 +631,7 @@ static void reconcile_global_job(struct pass *p, const struct store_record *rec,
 		for (size_t j = sp.b; j < sp.e && !has; j++) {
 			const Swarmd__Task *t = p->v.tasks[j].t;
 
-			has = strcmp(t->service_id, rec->id) == 0 &&
-			      wanted(t) &&
+			has = wanted(t) &&
 			      t->job_iteration == svc->job_iteration &&
 			      strcmp(t->node_id, p->v.nodes[i].id) == 0;
 		}
@@ -643,6 +650,7 @@ static void reconcile_global_job(struct pass *p, const struct store_record *rec,
 static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 {
 	const struct span sp = rc_tasks_of(&p->v, t->service_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *o = p->v.tasks[i].t;
 
@@ -666,6 +674,7 @@ static int64_t newer_dead(const struct pass *p, const struct task_rec *tr)
 	int64_t n = 0;
 
 	const struct span sp = rc_tasks_of(&p->v, tr->t->service_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const struct task_rec *o = &p->v.tasks[i];
 
@@ -722,7 +731,8 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 {
 	if (p->usage != NULL)
 		return p->usage;
-	p->usage = nodeusage_new(p->v.node_ids, p->v.n_nodes);
+	p->usage = nodeusage_new(p->v.node_index, p->v.node_ids,
+				 p->v.n_nodes);
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
@@ -780,6 +790,9 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 {
 	Swarmd__Task *t = tr->t;
 	size_t counts[SCHED_FILTERS] = {0};
+	/* A global task names its node already, so the pass's usage counts
+	 * it; any other task is counted once placed. */
+	bool counted = t->node_id[0] != '\0';
 	const char *node = pick_node(p, t, counts);
 	char reason[256];
 
@@ -796,7 +809,8 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
 	/* The next placement of this pass sees it. */
-	nodeusage_add_live(p->usage, t);
+	if (!counted)
+		nodeusage_add_live(p->usage, t);
 }
 
 /* A delayed restart becomes wanted running (complete for a job) once its

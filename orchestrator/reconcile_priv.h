@@ -60,6 +60,9 @@ struct span {
 };
 struct span rc_tasks_of(const struct view *v, const char *svc_id);
 
+/* Makes the pass wake up again at `at` (ns), unless it wakes earlier. */
+void rc_wake_at(struct view *v, int64_t at);
+
 /* Replaces a string of an unpacked message; protobuf-c frees it later. */
 void rc_set_str(char **slot, const char *value);
 void rc_set_desired(struct task_rec *tr, int desired);

@@ -66,6 +66,7 @@ struct swarm {
 	struct consensus_change_req *member_req;
 	uv_timer_t member_timer;
 	uv_timer_t cert_timer; /* renews this node's certificate */
+	bool cert_renew_overridden; /* SWARMD_CERT_RENEW_AFTER_S was used */
 	/* A join in progress. */
 	struct join_op *join;
 	/* A role change: a new certificate is on its way, then everything
@@ -2128,9 +2129,9 @@ static double random_fraction(void)
  * that many seconds, so tests can watch a renewal without waiting hours. */
 static void arm_cert_renewal(struct swarm *s)
 {
-	static bool overridden;
-	const char *after = overridden ? NULL
-				       : getenv("SWARMD_CERT_RENEW_AFTER_S");
+	const char *after = s->cert_renew_overridden
+				    ? NULL
+				    : getenv("SWARMD_CERT_RENEW_AFTER_S");
 	struct sw_err err;
 	char *pem = read_text(s, "swarm-node.crt", &err);
 	uint64_t ms;
@@ -2145,7 +2146,7 @@ static void arm_cert_renewal(struct swarm *s)
 	free(pem);
 	if (after != NULL && after[0] != '\0') {
 		ms = strtoull(after, NULL, 10) * 1000;
-		overridden = true;
+		s->cert_renew_overridden = true;
 	}
 	log_info("certificate: renewal in %llu s", (unsigned long long)(ms / 1000));
 	uv_timer_start(&s->cert_timer, on_cert_timer, ms, 0);

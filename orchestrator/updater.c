@@ -28,7 +28,7 @@ static bool converged(struct pass *p, const struct store_record *rec,
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, rec->id) != 0 || !rc_runnable(t))
+		if (!rc_runnable(t))
 			continue;
 		if (t->spec_version != svc->spec_version ||
 		    t->state != TASK_RUNNING)
@@ -44,8 +44,7 @@ static bool converged(struct pass *p, const struct store_record *rec,
 	stable_at = last + (svc->update_monitor_ns > 0 ? svc->update_monitor_ns
 						       : 5000000000LL);
 	if (p->v.now < stable_at) {
-		if (p->v.wake_at == 0 || stable_at < p->v.wake_at)
-			p->v.wake_at = stable_at;
+		rc_wake_at(&p->v, stable_at);
 		return false;
 	}
 	return true;
@@ -175,29 +174,18 @@ struct roll {
 	size_t groups;
 };
 
-static bool has_new_running(const struct pass *p, const Swarmd__Service *svc,
-			    const Swarmd__Task *old)
-{
-	const struct span sp = rc_tasks_of(&p->v, old->service_id);
-	for (size_t i = sp.b; i < sp.e; i++) {
-		const Swarmd__Task *t = p->v.tasks[i].t;
-
-		if (rc_same_group(t, old) && !outdated(svc, t) &&
-		    rc_runnable(t) && t->state == TASK_RUNNING)
-			return true;
-	}
-	return false;
-}
-
+/* old's group has a task of the current spec wanted running (and
+ * running, if `running`). */
 static bool has_new(const struct pass *p, const Swarmd__Service *svc,
-		    const Swarmd__Task *old)
+		    const Swarmd__Task *old, bool running)
 {
 	const struct span sp = rc_tasks_of(&p->v, old->service_id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
 		if (rc_same_group(t, old) && !outdated(svc, t) &&
-		    rc_runnable(t))
+		    rc_runnable(t) && (!running || t->state == TASK_RUNNING))
 			return true;
 	}
 	return false;
@@ -208,15 +196,14 @@ static void look(struct pass *p, const struct store_record *rec,
 {
 	int64_t started = started_at(&svc->update_status_json);
 
-	memset(r, 0, sizeof(*r));
-	r->old = xcalloc(p->v.n_tasks + 1, sizeof(*r->old));
 	const struct span sp = rc_tasks_of(&p->v, rec->id);
+
+	memset(r, 0, sizeof(*r));
+	r->old = xcalloc(sp.e - sp.b + 1, sizeof(*r->old));
 	for (size_t i = sp.b; i < sp.e; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		const Swarmd__Task *t = tr->t;
 
-		if (strcmp(t->service_id, rec->id) != 0)
-			continue;
 		if (rc_runnable(t) && outdated(svc, t) && !tr->dirty) {
 			r->old[r->n_old++] = tr;
 			continue;
@@ -246,24 +233,15 @@ static size_t stopping_old(const struct pass *p, const struct store_record *rec,
 	size_t n = 0;
 
 	const struct span sp = rc_tasks_of(&p->v, rec->id);
+
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, rec->id) == 0 && !rc_runnable(t) &&
+		if (!rc_runnable(t) &&
 		    updater_occupies(svc, t))
 			n++;
 	}
 	return n;
-}
-
-static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
-{
-	const struct span sp = rc_tasks_of(&p->v, t->service_id);
-	for (size_t i = sp.b; i < sp.e; i++)
-		if (rc_same_group(p->v.tasks[i].t, t) &&
-		    rc_runnable(p->v.tasks[i].t))
-			return true;
-	return false;
 }
 
 /* Groups whose old task this update stopped and whose new task the slot
@@ -273,17 +251,16 @@ static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 static size_t awaiting_new(const struct pass *p, const struct store_record *rec,
 			   const Swarmd__Service *svc)
 {
+	const struct span sp = rc_tasks_of(&p->v, rec->id);
 	int64_t started = started_at(&svc->update_status_json);
 	size_t n = 0;
 
-	const struct span sp = rc_tasks_of(&p->v, rec->id);
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (strcmp(t->service_id, rec->id) == 0 && outdated(svc, t) &&
-		    t->desired_state == TASK_SHUTDOWN &&
+		if (outdated(svc, t) && t->desired_state == TASK_SHUTDOWN &&
 		    task_state_terminal(t->state) &&
-		    t->timestamp_ns >= started && !group_has_runnable(p, t))
+		    t->timestamp_ns >= started && !has_new(p, svc, t, false))
 			n++;
 	}
 	return n;
@@ -297,7 +274,7 @@ static void retire_replaced(struct pass *p, const Swarmd__Service *svc,
 	for (size_t i = 0; i < r->n_old; i++) {
 		struct task_rec *tr = r->old[i];
 
-		if (tr != NULL && has_new_running(p, svc, tr->t)) {
+		if (tr != NULL && has_new(p, svc, tr->t, true)) {
 			rc_set_desired(tr, TASK_SHUTDOWN);
 			r->old[i] = NULL;
 		}
@@ -392,7 +369,7 @@ static void next_batch(struct pass *p, const struct store_record *rec,
 	for (size_t i = 0; i < r->n_old && (batch == 0 || done < batch); i++) {
 		struct task_rec *tr = r->old[i];
 
-		if (tr == NULL || has_new(p, svc, tr->t))
+		if (tr == NULL || has_new(p, svc, tr->t, false))
 			continue;
 		if (start_first(svc))
 			rc_new_task(p, rec, svc, tr->t->slot,
@@ -440,8 +417,7 @@ bool updater_step(struct pass *p, const struct store_record *rec,
 		goto out;
 	ready_at = r.last_running + (u != NULL ? u->delay_ns : 0);
 	if (r.last_running > 0 && p->v.now < ready_at) {
-		if (p->v.wake_at == 0 || ready_at < p->v.wake_at)
-			p->v.wake_at = ready_at;
+		rc_wake_at(&p->v, ready_at);
 		goto out;
 	}
 	next_batch(p, rec, svc, &r);
