@@ -12,6 +12,7 @@
 #include "engine-api/netfilter.h"
 #include "engine-api/routes.h"
 #include "engine-api/server_priv.h"
+#include "lib/alloc.h"
 #include "lib/jsonx.h"
 #include "orchestrator/networks.h"
 
@@ -260,7 +261,7 @@ static void create_swarm(struct api_req *req, struct json_object *body)
 				 api_not_manager_text(req));
 		return;
 	}
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->req = req;
 	ctx->body = json_object_get(body);
 	api_req_ref(req);
@@ -572,7 +573,7 @@ void h_networks_prune(struct api_req *req)
 		api_reply_error(req, &err);
 		return;
 	}
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->req = req;
 	ctx->candidates = json_object_new_array();
 	ctx->deleted = json_object_new_array();
