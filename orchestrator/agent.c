@@ -207,57 +207,19 @@ static void report_exit(struct agent *a, const char *id,
 
 /* ---- writing reports -------------------------------------------------- */
 
-static void set_str(char **slot, const char *value)
-{
-	if (*slot != NULL && *slot != protobuf_c_empty_string)
-		free(*slot);
-	*slot = xstrdup(value);
-}
-
-/* Applies r to the stored task t. False when there is nothing to write. */
-static bool apply_report(const struct agent_report *r, Swarmd__Task *t,
-			 int64_t now)
-{
-	if (r->state < t->state && !(task_state_terminal(r->state) &&
-				     !task_state_terminal(t->state)))
-		return false;
-	/* Status.Timestamp is when the state last changed: a report resent
-	 * with the same state (new details, or a retry) keeps it. */
-	if (r->state != t->state)
-		t->timestamp_ns = now;
-	t->state = r->state;
-	set_str(&t->message, r->message);
-	set_str(&t->err, r->err);
-	if (r->has_container)
-		set_str(&t->container_id, r->container_id);
-	t->pid = r->pid;
-	t->exit_code = r->exit_code;
-	return true;
-}
-
 int agent_apply_reports(struct swarm *s, const char *node_id,
 			const struct agent_report *r, size_t n, swarm_cb cb,
 			void *data, struct sw_err *err)
 {
-	const struct store *st = swarm_store(s);
 	struct change c;
-	int64_t now = timefmt_now_ns();
-	int rc = 1;
+	int rc;
 
-	change_init(&c, now);
-	for (size_t i = 0; i < n; i++) {
-		const struct store_record *rec = store_get(st, OBJ_TASK,
-							   r[i].id);
-		Swarmd__Task *t = rec ? tasks_unpack(rec) : NULL;
-
-		if (t != NULL && strcmp(t->node_id, node_id) == 0 &&
-		    apply_report(&r[i], t, now))
-			swarm_put(&c, CHANGE_UPDATE, OBJ_TASK, rec->id, NULL,
-				  &t->base, rec->version);
-		swarmd__task__free_unpacked(t, NULL);
-	}
-	if (c.n_ops > 0)
-		rc = swarm_propose(s, &c, cb, data, err);
+	if (n == 0)
+		return 1;
+	change_init(&c, timefmt_now_ns());
+	for (size_t i = 0; i < n; i++)
+		taskstatus_patch(&c, node_id, &r[i]);
+	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;
 }

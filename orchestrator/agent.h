@@ -11,8 +11,8 @@
  * leader applies them with the same agent_apply_reports.
  *
  * Status reports are coalesced per task and written in one change per
- * flush, guarded by each task's version; a report that lost a race is
- * rebuilt from the new state and sent again. */
+ * flush, as patches merged into the tasks at apply (taskstatus.h); a flush
+ * that failed is sent again from the newer state. */
 #ifndef SW_ORCH_AGENT_H
 #define SW_ORCH_AGENT_H
 
@@ -20,20 +20,10 @@
 
 #include "orchestrator/executor.h"
 #include "orchestrator/swarm.h"
+#include "orchestrator/taskstatus.h"
 
 struct agent;
 
-/* One task's status, as the agent reports it. */
-struct agent_report {
-	char id[32];
-	int state;
-	char message[64];
-	char err[512];
-	char container_id[72];
-	int pid;
-	int exit_code;
-	bool has_container;
-};
 
 /* Where reports go instead of a local proposal. Returns 0 and calls
  * cb(cb_data, status, err) exactly once later (status != 0: not written,
@@ -61,10 +51,10 @@ struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
 /* Sends reports through fn(data, ...) from now on. */
 void agent_set_report_sink(struct agent *a, agent_report_fn fn, void *data);
 
-/* The manager side of a report: applies the statuses of tasks assigned to
- * node_id (others are ignored) to s's store in one proposal, each guarded
- * by the task's version. Returns 0 and cb fires as for swarm_propose; 1
- * when nothing needed writing (cb never fires); or -kind with err set. */
+/* The manager side of a report: proposes the statuses of tasks assigned to
+ * node_id as patches (others are ignored at apply) in one change. Returns
+ * 0 and cb fires as for swarm_propose; 1 when n is 0 (cb never fires); or
+ * -kind with err set. */
 int agent_apply_reports(struct swarm *s, const char *node_id,
 			const struct agent_report *r, size_t n, swarm_cb cb,
 			void *data, struct sw_err *err);

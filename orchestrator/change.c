@@ -71,25 +71,44 @@ static struct change_op *change_push(struct change *c)
 	return op;
 }
 
+static void *copy_bytes(const void *p, size_t len)
+{
+	void *copy = NULL;
+
+	if (len > 0) {
+		copy = xmalloc(len);
+		memcpy(copy, p, len);
+	}
+	return copy;
+}
+
 void change_put(struct change *c, enum change_mode mode, enum obj_kind kind,
 		const char *id, const char *name, const void *payload,
 		size_t payload_len, uint64_t expected_version)
 {
 	struct change_op *op = change_push(c);
-	void *copy = NULL;
 
-	if (payload_len > 0) {
-		copy = xmalloc(payload_len);
-		memcpy(copy, payload, payload_len);
-	}
 	op->type = CHANGE_PUT;
 	op->mode = mode;
 	op->kind = kind;
 	op->expected_version = expected_version;
 	op->id = xstrdup(id);
 	op->name = name ? xstrdup(name) : NULL;
-	op->payload = copy;
+	op->payload = copy_bytes(payload, payload_len);
 	op->payload_len = payload_len;
+}
+
+void change_patch(struct change *c, enum obj_kind kind, const char *id,
+		  const void *patch, size_t patch_len)
+{
+	struct change_op *op = change_push(c);
+
+	op->type = CHANGE_PATCH;
+	op->mode = CHANGE_UPSERT;
+	op->kind = kind;
+	op->id = xstrdup(id);
+	op->payload = copy_bytes(patch, patch_len);
+	op->payload_len = patch_len;
 }
 
 void change_delete(struct change *c, enum change_mode mode, enum obj_kind kind,
@@ -107,12 +126,14 @@ void change_delete(struct change *c, enum change_mode mode, enum obj_kind kind,
 static int op_validate(const struct change_op *op, size_t i, struct sw_err *err)
 {
 	bool put = op->type == CHANGE_PUT;
+	bool patch = op->type == CHANGE_PATCH;
 
-	if (op->type != CHANGE_PUT && op->type != CHANGE_DELETE)
+	if (!put && !patch && op->type != CHANGE_DELETE)
 		return sw_err_set(err, SW_EINVALID, "change op %zu: bad type",
 				  i);
 	if (op->mode < CHANGE_CREATE || op->mode > CHANGE_UPSERT ||
-	    (!put && op->mode == CHANGE_CREATE))
+	    (!put && op->mode == CHANGE_CREATE) ||
+	    (patch && op->mode != CHANGE_UPSERT))
 		return sw_err_set(err, SW_EINVALID, "change op %zu: bad mode",
 				  i);
 	if (!obj_kind_valid((int)op->kind))
@@ -126,7 +147,7 @@ static int op_validate(const struct change_op *op, size_t i, struct sw_err *err)
 		return sw_err_set(err, SW_EINVALID, "change op %zu: bad name",
 				  i);
 	if (op->payload_len > CHANGE_MAX_PAYLOAD ||
-	    (!put && op->payload_len > 0))
+	    (op->type == CHANGE_DELETE && op->payload_len > 0))
 		return sw_err_set(err, SW_EINVALID,
 				  "change op %zu: bad payload", i);
 	return 0;

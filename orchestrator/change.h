@@ -31,9 +31,15 @@ enum obj_kind {
 };
 #define OBJ_KIND_MAX OBJ_CONFIG
 
+/* PATCH (mode UPSERT, no name) hands its payload to the patcher the store
+ * has for the kind (store_set_patcher), which merges it into the current
+ * object at apply time. A missing object, or a patch the patcher finds
+ * stale, is skipped without failing the change: status reports from many
+ * nodes then share one entry without version conflicts. */
 enum change_op_type {
 	CHANGE_PUT = 1,
 	CHANGE_DELETE = 2,
+	CHANGE_PATCH = 3,
 };
 
 /* How an op checks the current state before it writes.
@@ -96,6 +102,10 @@ void change_put(struct change *c, enum change_mode mode, enum obj_kind kind,
 /* Appends a DELETE (mode UPDATE or UPSERT). id is copied. */
 void change_delete(struct change *c, enum change_mode mode, enum obj_kind kind,
 		   const char *id, uint64_t expected_version);
+
+/* Appends a PATCH of the object (mode UPSERT). id and patch are copied. */
+void change_patch(struct change *c, enum obj_kind kind, const char *id,
+		  const void *patch, size_t patch_len);
 
 /* Checks kinds, modes and sizes of every op. Returns 0 or -SW_EINVALID. */
 int change_validate(const struct change *c, struct sw_err *err);

@@ -13,6 +13,7 @@
 #include "orchestrator/join.h"
 #include "orchestrator/services.h"
 #include "orchestrator/store.h"
+#include "orchestrator/taskstatus.h"
 
 struct dsession {
 	struct dispatcher *d;
@@ -23,6 +24,7 @@ struct dsession {
 	bool gone;
 	int pending; /* report writes in flight */
 	struct dsession *next;
+	struct dsession *node_next; /* the node's other registered sessions */
 };
 
 /* What the leader knows of a node's liveness. */
@@ -30,6 +32,7 @@ struct dnode {
 	char id[CA_ID_MAX + 1];
 	uint64_t deadline; /* uv_now() after which it is down */
 	bool writing;      /* a state change is in flight */
+	struct dsession *sessions; /* registered, through node_next */
 };
 
 struct dispatcher {
@@ -42,6 +45,8 @@ struct dispatcher {
 	bool leader;
 	bool stopping;
 	int writes; /* node state writes in flight */
+	struct report_batch *gathering; /* reports for the next proposal */
+	bool committing;                /* a report proposal is in flight */
 	struct dsession *sessions;
 	struct dnode *nodes;
 	size_t n_nodes;
@@ -64,7 +69,8 @@ static uint64_t grace_ms(struct dispatcher *d)
 
 static void maybe_free(struct dispatcher *d)
 {
-	if (!d->stopping || !d->timer_closed || d->writes > 0)
+	if (!d->stopping || !d->timer_closed || d->writes > 0 ||
+	    d->committing)
 		return;
 	if (d->sessions != NULL)
 		return;
@@ -329,15 +335,25 @@ static void batch_send(struct dsession *ss, struct batch *b)
 	free(b->removed);
 }
 
-/* The nodes of a batch of task events, decoded once for all sessions:
- * cur[i] / old[i] are the node IDs (malloc'd, NULL when none) after and
- * before event i; touched holds the nodes that appear, so a session whose
- * node has no event is skipped without looking at the events. */
+/* The task events of a batch grouped by node, decoded once for all
+ * sessions: refs[first[k] .. first[k + 1]) are the events of the k-th
+ * touched node nodes[k] (k found by touched): an upsert when the task is
+ * on that node now, a removal when it left it. A commit then costs each
+ * touched node its own events only. */
+struct ev_ref {
+	size_t ev;
+	bool put;
+};
+
 struct event_nodes {
-	char **cur;
+	char **cur; /* node IDs after / before event i, NULL when none */
 	char **old;
 	size_t n;
-	struct strmap *touched;
+	struct strmap *touched; /* node ID -> k */
+	const char **nodes;
+	size_t n_nodes;
+	size_t *first;
+	struct ev_ref *refs;
 };
 
 static char *node_of_record(const struct store_record *r)
@@ -349,22 +365,68 @@ static char *node_of_record(const struct store_record *r)
 	return id;
 }
 
+static size_t touch(struct event_nodes *en, const char *id)
+{
+	int64_t *k = strmap_slot(en->touched, id);
+
+	if (*k == 0) {
+		en->nodes[en->n_nodes++] = id;
+		*k = (int64_t)en->n_nodes;
+	}
+	return (size_t)*k - 1;
+}
+
+/* The node each ref goes to, in event order; then a counting sort. */
+static void group_refs(struct event_nodes *en, const size_t *node_of_ref,
+		       const struct ev_ref *refs, size_t n_refs)
+{
+	size_t *fill = xcalloc(en->n_nodes + 1, sizeof(*fill));
+
+	en->first = xcalloc(en->n_nodes + 1, sizeof(*en->first));
+	en->refs = xcalloc(n_refs + 1, sizeof(*en->refs));
+	for (size_t r = 0; r < n_refs; r++)
+		en->first[node_of_ref[r] + 1]++;
+	for (size_t k = 0; k < en->n_nodes; k++)
+		en->first[k + 1] += en->first[k];
+	for (size_t r = 0; r < n_refs; r++) {
+		size_t k = node_of_ref[r];
+
+		en->refs[en->first[k] + fill[k]++] = refs[r];
+	}
+	free(fill);
+}
+
 static void event_nodes_init(struct event_nodes *en,
 			     const struct store_event *evs, size_t n)
 {
+	size_t *node_of_ref = xcalloc(2 * n + 1, sizeof(*node_of_ref));
+	struct ev_ref *refs = xcalloc(2 * n + 1, sizeof(*refs));
+	size_t n_refs = 0;
+
+	memset(en, 0, sizeof(*en));
 	en->n = n;
 	en->cur = xcalloc(n + 1, sizeof(*en->cur));
 	en->old = xcalloc(n + 1, sizeof(*en->old));
+	en->nodes = xcalloc(2 * n + 1, sizeof(*en->nodes));
 	en->touched = strmap_new();
-	for (size_t i = 0; i < n; i++)
-		if (evs[i].kind == OBJ_TASK) {
-			en->cur[i] = node_of_record(evs[i].cur);
-			en->old[i] = node_of_record(evs[i].old);
-			if (en->cur[i] != NULL)
-				*strmap_slot(en->touched, en->cur[i]) = 1;
-			if (en->old[i] != NULL)
-				*strmap_slot(en->touched, en->old[i]) = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (evs[i].kind != OBJ_TASK)
+			continue;
+		en->cur[i] = node_of_record(evs[i].cur);
+		en->old[i] = node_of_record(evs[i].old);
+		if (en->cur[i] != NULL) {
+			node_of_ref[n_refs] = touch(en, en->cur[i]);
+			refs[n_refs++] = (struct ev_ref){i, true};
 		}
+		if (en->old[i] != NULL &&
+		    (en->cur[i] == NULL || strcmp(en->cur[i], en->old[i]) != 0)) {
+			node_of_ref[n_refs] = touch(en, en->old[i]);
+			refs[n_refs++] = (struct ev_ref){i, false};
+		}
+	}
+	group_refs(en, node_of_ref, refs, n_refs);
+	free(node_of_ref);
+	free(refs);
 }
 
 static void event_nodes_free(struct event_nodes *en)
@@ -375,6 +437,9 @@ static void event_nodes_free(struct event_nodes *en)
 	}
 	free(en->cur);
 	free(en->old);
+	free(en->nodes);
+	free(en->first);
+	free(en->refs);
 	strmap_free(en->touched);
 }
 
@@ -408,24 +473,39 @@ static void send_all_tasks(struct dsession *ss)
 static void send_task_events(struct dsession *ss, const struct store_event *evs,
 			     const struct event_nodes *en)
 {
+	const int64_t *k = strmap_find(en->touched, ss->node_id);
+	size_t b0, b1;
 	struct batch b;
 
-	if (strmap_find(en->touched, ss->node_id) == NULL)
+	if (k == NULL)
 		return;
-	batch_init(&b, en->n, false);
-	for (size_t i = 0; i < en->n; i++) {
-		if (evs[i].kind != OBJ_TASK)
-			continue;
-		if (same_node(en->cur[i], ss->node_id))
-			batch_put(&b, evs[i].cur);
-		else if (same_node(en->old[i], ss->node_id))
-			b.removed[b.a.n_remove++] = (char *)evs[i].id;
+	b0 = en->first[*k - 1];
+	b1 = en->first[*k];
+	batch_init(&b, b1 - b0, false);
+	for (size_t r = b0; r < b1; r++) {
+		const struct store_event *e = &evs[en->refs[r].ev];
+
+		if (en->refs[r].put)
+			batch_put(&b, e->cur);
+		else
+			b.removed[b.a.n_remove++] = (char *)e->id;
 	}
 	batch_send(ss, &b);
 }
 
 /* ---- sessions
  * ------------------------------------------------------------------ */
+
+static void unlink_node_session(struct dispatcher *d, struct dsession *ss)
+{
+	struct dsession **p = &dnode_get(d, ss->node_id)->sessions;
+
+	for (; *p != NULL; p = &(*p)->node_next)
+		if (*p == ss) {
+			*p = ss->node_next;
+			break;
+		}
+}
 
 /* Forgets a closed session once no write of its is in flight. */
 static void session_release(struct dsession *ss)
@@ -434,6 +514,8 @@ static void session_release(struct dsession *ss)
 
 	if (!ss->gone || ss->pending > 0)
 		return;
+	if (ss->registered)
+		unlink_node_session(d, ss);
 	for (struct dsession **p = &d->sessions; *p != NULL; p = &(*p)->next)
 		if (*p == ss) {
 			*p = ss->next;
@@ -448,42 +530,113 @@ static void close_session(struct dsession *ss)
 		transport_conn_close(ss->c);
 }
 
-struct report_op {
+/* Status reports of every session are gathered into one proposal while
+ * the previous one commits (group commit): a burst of reports from many
+ * nodes costs a few raft entries, not one per node. Each report is acked
+ * once the entry holding it is applied. */
+struct report_waiter {
 	struct dsession *ss;
 	uint64_t seq;
 };
 
-static void on_report_written(void *data, int status, const struct sw_err *err)
-{
-	struct report_op *op = data;
-	struct dsession *ss = op->ss;
+struct report_batch {
 	struct dispatcher *d;
+	struct change c;
+	struct report_waiter *w;
+	size_t n_w;
+	size_t cap_w;
+};
+
+static void send_ack(struct dsession *ss, uint64_t seq,
+		     const struct sw_err *err)
+{
 	Swarmd__DispatchFrame f = SWARMD__DISPATCH_FRAME__INIT;
 	Swarmd__StatusAck ack = SWARMD__STATUS_ACK__INIT;
 
-	ss->pending--;
-	ack.seq = op->seq;
-	if (status != 0) {
+	ack.seq = seq;
+	if (err != NULL) {
 		ack.error_kind = (int32_t)err->kind;
 		ack.error = (char *)err->msg;
 	}
 	f.ack = &ack;
 	if (!ss->gone)
 		send_frame(ss, &f);
-	free(op);
-	d = ss->d;
-	session_release(ss);
+}
+
+/* Acks every report of b (err NULL: written) and frees b. */
+static void batch_done(struct report_batch *b, const struct sw_err *err)
+{
+	for (size_t i = 0; i < b->n_w; i++) {
+		struct dsession *ss = b->w[i].ss;
+
+		ss->pending--;
+		send_ack(ss, b->w[i].seq, err);
+		session_release(ss);
+	}
+	change_free(&b->c);
+	free(b->w);
+	free(b);
+}
+
+static void propose_gathered(struct dispatcher *d);
+
+static void on_batch_written(void *data, int status, const struct sw_err *err)
+{
+	struct report_batch *b = data;
+	struct dispatcher *d = b->d;
+
+	d->committing = false;
+	batch_done(b, status != 0 ? err : NULL);
+	if (d->stopping && d->gathering != NULL) {
+		struct sw_err why;
+
+		sw_err_set(&why, SW_EUNAVAILABLE, "the dispatcher is stopping");
+		batch_done(d->gathering, &why);
+		d->gathering = NULL;
+	}
+	propose_gathered(d);
 	maybe_free(d);
+}
+
+static void propose_gathered(struct dispatcher *d)
+{
+	struct report_batch *b = d->gathering;
+	struct sw_err err;
+
+	if (b == NULL || d->committing)
+		return;
+	d->gathering = NULL;
+	d->committing = true;
+	if (swarm_propose(d->s, &b->c, on_batch_written, b, &err) != 0) {
+		d->committing = false;
+		batch_done(b, &err);
+	}
+}
+
+static void gather(struct dsession *ss, uint64_t seq,
+		   const struct agent_report *r, size_t n)
+{
+	struct dispatcher *d = ss->d;
+	struct report_batch *b = d->gathering;
+
+	if (b == NULL) {
+		b = d->gathering = xcalloc(1, sizeof(*b));
+		b->d = d;
+		change_init(&b->c, timefmt_now_ns());
+	}
+	for (size_t i = 0; i < n; i++)
+		taskstatus_patch(&b->c, ss->node_id, &r[i]);
+	if (b->n_w == b->cap_w) {
+		b->cap_w = b->cap_w ? 2 * b->cap_w : 16;
+		b->w = xrealloc(b->w, b->cap_w * sizeof(*b->w));
+	}
+	b->w[b->n_w++] = (struct report_waiter){ss, seq};
+	ss->pending++;
 }
 
 static void handle_report(struct dsession *ss, const Swarmd__StatusReport *m)
 {
 	struct agent_report *r = xcalloc(m->n_statuses + 1, sizeof(*r));
-	struct report_op *op = xcalloc(1, sizeof(*op));
-	Swarmd__DispatchFrame f = SWARMD__DISPATCH_FRAME__INIT;
-	Swarmd__StatusAck ack = SWARMD__STATUS_ACK__INIT;
-	struct sw_err err;
-	int rc;
 
 	for (size_t i = 0; i < m->n_statuses; i++) {
 		const Swarmd__TaskStatus *ts = m->statuses[i];
@@ -498,23 +651,13 @@ static void handle_report(struct dsession *ss, const Swarmd__StatusReport *m)
 		r[i].pid = ts->pid;
 		r[i].exit_code = ts->exit_code;
 	}
-	op->ss = ss;
-	op->seq = m->seq;
-	ss->pending++;
-	rc = agent_apply_reports(ss->d->s, ss->node_id, r, m->n_statuses,
-				 on_report_written, op, &err);
-	free(r);
-	if (rc == 0)
-		return;
-	ss->pending--;
-	free(op);
-	ack.seq = m->seq;
-	if (rc < 0) {
-		ack.error_kind = (int32_t)err.kind;
-		ack.error = err.msg;
+	if (m->n_statuses == 0) {
+		send_ack(ss, m->seq, NULL);
+	} else {
+		gather(ss, m->seq, r, m->n_statuses);
+		propose_gathered(ss->d);
 	}
-	f.ack = &ack;
-	send_frame(ss, &f);
+	free(r);
 }
 
 /* A certificate for the role the node's record now holds. */
@@ -552,6 +695,7 @@ static void handle_renew(struct dsession *ss, const char *csr)
 static void handle_open(struct dsession *ss, const Swarmd__SessionOpen *m)
 {
 	struct dispatcher *d = ss->d;
+	struct dnode *dn;
 	const char *leader;
 
 	if (!d->leader) {
@@ -570,7 +714,10 @@ static void handle_open(struct dsession *ss, const Swarmd__SessionOpen *m)
 	}
 	ss->registered = true;
 	ss->wants_tasks = m->wants_tasks;
-	dnode_get(d, ss->node_id)->deadline = uv_now(d->loop) + grace_ms(d);
+	dn = dnode_get(d, ss->node_id);
+	dn->deadline = uv_now(d->loop) + grace_ms(d);
+	ss->node_next = dn->sessions;
+	dn->sessions = ss;
 	log_debug("dispatcher: session of node %s from %s", ss->node_id,
 		  transport_conn_remote(ss->c));
 	send_info(ss, NULL, NULL);
@@ -658,6 +805,40 @@ static bool manager_event(const struct store_event *e)
 	return changed;
 }
 
+/* Session info (and tasks) to every session: the managers or the cluster
+ * changed, or the store was replaced. */
+static void send_to_all(struct dispatcher *d, bool reset,
+			const struct store_event *evs,
+			const struct event_nodes *en)
+{
+	for (struct dsession *ss = d->sessions; ss != NULL; ss = ss->next) {
+		if (ss->gone || !ss->registered)
+			continue;
+		send_info(ss, NULL, NULL);
+		if (!ss->wants_tasks)
+			continue;
+		if (reset)
+			send_all_tasks(ss);
+		else
+			send_task_events(ss, evs, en);
+	}
+}
+
+/* Task events to the sessions of the nodes they touch only: a commit
+ * costs its own nodes, not every connected one. */
+static void send_to_touched(struct dispatcher *d, const struct store_event *evs,
+			    const struct event_nodes *en)
+{
+	for (size_t i = 0; i < en->n_nodes; i++) {
+		const int64_t *k = strmap_find(d->node_index, en->nodes[i]);
+
+		for (struct dsession *ss = k ? d->nodes[*k].sessions : NULL;
+		     ss != NULL; ss = ss->node_next)
+			if (!ss->gone && ss->wants_tasks)
+				send_task_events(ss, evs, en);
+	}
+}
+
 static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
@@ -684,18 +865,10 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 		}
 	}
 	event_nodes_init(&en, evs, reset ? 0 : n);
-	for (struct dsession *ss = d->sessions; ss != NULL; ss = ss->next) {
-		if (ss->gone || !ss->registered)
-			continue;
-		if (infos)
-			send_info(ss, NULL, NULL);
-		if (!ss->wants_tasks)
-			continue;
-		if (reset)
-			send_all_tasks(ss);
-		else
-			send_task_events(ss, evs, &en);
-	}
+	if (infos)
+		send_to_all(d, reset, evs, &en);
+	else
+		send_to_touched(d, evs, &en);
 	event_nodes_free(&en);
 }
 

@@ -11,6 +11,7 @@
 #include "lib/strmap.h"
 #include "lib/timefmt.h"
 #include "orchestrator/services.h"
+#include "orchestrator/taskcache.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -24,12 +25,15 @@ struct reconciler {
 	bool dirty;
 	bool stopping;
 	bool timer_closed;
+	struct taskcache *cache; /* the tasks of the last pass, unpacked */
 };
 
 static void maybe_free(struct reconciler *r)
 {
-	if (r->stopping && r->timer_closed && !r->in_flight)
+	if (r->stopping && r->timer_closed && !r->in_flight) {
+		taskcache_free(r->cache);
 		free(r);
+	}
 }
 
 #include "orchestrator/nodeusage.h"
@@ -102,7 +106,7 @@ struct span rc_tasks_of(const struct view *v, const char *svc_id)
 	return sp;
 }
 
-static void load_view(struct view *v, struct swarm *s)
+static void load_view(struct view *v, struct swarm *s, struct taskcache *cache)
 {
 	const struct store *st = swarm_store(s);
 	Swarmd__Cluster *cl = swarm_cluster(s, NULL);
@@ -114,7 +118,7 @@ static void load_view(struct view *v, struct swarm *s)
 	v->tasks = xcalloc(store_count(st, OBJ_TASK) + 1, sizeof(*v->tasks));
 	for (const struct store_record *r = store_first(st, OBJ_TASK);
 	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = tasks_unpack(r);
+		Swarmd__Task *t = taskcache_get(cache, r);
 
 		if (t == NULL)
 			continue;
@@ -126,10 +130,13 @@ static void load_view(struct view *v, struct swarm *s)
 	load_nodes(v, st);
 }
 
-static void free_view(struct view *v)
+/* The tasks the pass edited go back to the cache to be unpacked afresh. */
+static void free_view(struct view *v, struct taskcache *cache)
 {
 	for (size_t i = 0; i < v->n_tasks; i++)
-		swarmd__task__free_unpacked(v->tasks[i].t, NULL);
+		if (v->tasks[i].dirty || v->tasks[i].deleted)
+			taskcache_drop(cache, v->tasks[i].rec->id);
+	taskcache_sweep(cache);
 	free(v->tasks);
 	for (size_t i = 0; i < v->n_nodes; i++)
 		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
@@ -748,6 +755,22 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 	return p->usage;
 }
 
+/* Runs the filters on node k for t: -1 when it fits (and *c describes
+ * it), else the filter that turned it away. */
+static int check_node(struct pass *p, size_t k, const Swarmd__Task *t,
+		      struct sched_candidate *c)
+{
+	struct sched_usage u;
+	uint64_t all, failures;
+	int f;
+
+	nodeusage_get(usage_of_pass(p), k, t, &u, &all, &failures);
+	f = sched_check(p->v.nodes[k].id, p->v.nodes[k].n, t->spec, &u);
+	*c = (struct sched_candidate){p->v.nodes[k].id, p->v.nodes[k].n,
+				      u.service_tasks, all, failures, k};
+	return f;
+}
+
 /* Runs the filters on every node (or only on the task's own node for a
  * global task) and lets the scheduler choose among those that fit
  * (sched_pick: spread preferences, recent failures, load). NULL when none
@@ -755,28 +778,23 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 			     size_t counts[SCHED_FILTERS])
 {
-	struct nodeusage *usage = usage_of_pass(p);
 	struct sched_candidate *c = xcalloc(p->v.n_nodes + 1, sizeof(*c));
+	const int64_t *own = t->node_id[0] != '\0'
+				 ? strmap_find(p->v.node_index, t->node_id)
+				 : NULL;
+	size_t k0 = own ? (size_t)*own : 0;
+	size_t k1 = own ? k0 + 1 : t->node_id[0] != '\0' ? 0 : p->v.n_nodes;
 	const char *best = NULL;
 	size_t n = 0;
 	int i;
 
-	for (size_t k = 0; k < p->v.n_nodes; k++) {
-		const char *id = p->v.nodes[k].id;
-		struct sched_usage u;
-		uint64_t all, failures;
-		int f;
+	for (size_t k = k0; k < k1; k++) {
+		int f = check_node(p, k, t, &c[n]);
 
-		if (t->node_id[0] != '\0' && strcmp(t->node_id, id) != 0)
-			continue;
-		nodeusage_get(usage, k, t, &u, &all, &failures);
-		f = sched_check(id, p->v.nodes[k].n, t->spec, &u);
-		if (f >= 0) {
+		if (f >= 0)
 			counts[f]++;
-			continue;
-		}
-		c[n++] = (struct sched_candidate){
-			id, p->v.nodes[k].n, u.service_tasks, all, failures};
+		else
+			n++;
 	}
 	i = sched_pick(c, n, t->spec ? t->spec->spread : NULL,
 		       t->spec ? t->spec->n_spread : 0);
@@ -786,31 +804,112 @@ static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 	return best;
 }
 
-static void schedule_task(struct pass *p, struct task_rec *tr)
+/* Puts t on node; the next placement of this pass sees it. A global task
+ * named its node already, so the pass's usage counts it. */
+static void assign(struct pass *p, struct task_rec *tr, const char *node)
 {
 	Swarmd__Task *t = tr->t;
-	size_t counts[SCHED_FILTERS] = {0};
-	/* A global task names its node already, so the pass's usage counts
-	 * it; any other task is counted once placed. */
 	bool counted = t->node_id[0] != '\0';
-	const char *node = pick_node(p, t, counts);
-	char reason[256];
 
-	if (node == NULL) {
-		sched_explain(counts, reason, sizeof(reason));
-		if (strcmp(t->err, reason) != 0) {
-			rc_set_str(&t->err, reason);
-			tr->dirty = true;
-		}
-		return;
-	}
 	if (node != t->node_id)
 		rc_set_str(&t->node_id, node);
 	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
-	/* The next placement of this pass sees it. */
 	if (!counted)
 		nodeusage_add_live(p->usage, t);
+}
+
+/* Says in the task's error why no node fits it. */
+static void unplaced(struct task_rec *tr, const size_t counts[SCHED_FILTERS])
+{
+	char reason[256];
+
+	sched_explain(counts, reason, sizeof(reason));
+	if (strcmp(tr->t->err, reason) != 0) {
+		rc_set_str(&tr->t->err, reason);
+		tr->dirty = true;
+	}
+}
+
+static void schedule_task(struct pass *p, struct task_rec *tr)
+{
+	size_t counts[SCHED_FILTERS] = {0};
+	const char *node = pick_node(p, tr->t, counts);
+
+	if (node == NULL)
+		unplaced(tr, counts);
+	else
+		assign(p, tr, node);
+}
+
+/* Tasks of one spec placed together (SwarmKit's task groups): the nodes
+ * are filtered once into a heap in sched_pick's order; each task takes
+ * the top node, checked again against what the group placed there. */
+static void schedule_group(struct pass *p, const size_t *idx, size_t n)
+{
+	size_t counts[SCHED_FILTERS] = {0};
+	struct sched_heap h;
+	struct sched_candidate c;
+	size_t j = 0;
+
+	sched_heap_init(&h, p->v.n_nodes);
+	for (size_t k = 0; k < p->v.n_nodes; k++) {
+		int f = check_node(p, k, p->v.tasks[idx[0]].t, &c);
+
+		if (f >= 0)
+			counts[f]++;
+		else
+			sched_heap_push(&h, &c);
+	}
+	while (j < n && sched_heap_pop(&h, &c)) {
+		struct task_rec *tr = &p->v.tasks[idx[j]];
+		int f = check_node(p, c.index, tr->t, &c);
+
+		if (f >= 0) {
+			counts[f]++; /* full now: out of the group's play */
+			continue;
+		}
+		assign(p, tr, c.node_id);
+		check_node(p, c.index, tr->t, &c);
+		sched_heap_push(&h, &c);
+		j++;
+	}
+	for (; j < n; j++)
+		unplaced(&p->v.tasks[idx[j]], counts);
+	sched_heap_free(&h);
+}
+
+/* Whether b can be placed in a's group: same service and spec, no node of
+ * its own, no spread preference (those choose per task). */
+static bool same_group(const Swarmd__Task *a, const Swarmd__Task *b)
+{
+	return b->node_id[0] == '\0' && a->spec_version == b->spec_version &&
+	       strcmp(a->service_id, b->service_id) == 0;
+}
+
+static bool groupable(const Swarmd__Task *t)
+{
+	return t->node_id[0] == '\0' && (t->spec == NULL || t->spec->n_spread == 0);
+}
+
+/* Places the pending tasks idx[0..n), in view order. */
+static void schedule_pending(struct pass *p, const size_t *idx, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const Swarmd__Task *t = p->v.tasks[idx[i]].t;
+		size_t e = i + 1;
+
+		while (groupable(t) && e < n &&
+		       same_group(t, p->v.tasks[idx[e]].t))
+			e++;
+		if (e - i > 1)
+			schedule_group(p, idx + i, e - i);
+		else
+			schedule_task(p, &p->v.tasks[idx[i]]);
+		i = e;
+	}
 }
 
 /* A delayed restart becomes wanted running (complete for a job) once its
@@ -831,6 +930,9 @@ static void release_delayed(struct pass *p, struct task_rec *tr)
 
 static void allocate_and_schedule(struct pass *p)
 {
+	size_t *pending = xcalloc(p->v.n_tasks + 1, sizeof(*pending));
+	size_t n = 0;
+
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
@@ -839,13 +941,14 @@ static void allocate_and_schedule(struct pass *p)
 			continue;
 		if (t->desired_state == TASK_READY)
 			release_delayed(p, tr);
-		if (t->state == TASK_NEW) {
+		if (t->state == TASK_NEW)
 			set_state(&p->v, tr, TASK_PENDING,
 				  "pending task scheduling");
-		} else if (t->state == TASK_PENDING) {
-			schedule_task(p, tr);
-		}
+		else if (t->state == TASK_PENDING)
+			pending[n++] = i;
 	}
+	schedule_pending(p, pending, n);
+	free(pending);
 }
 
 /* ---- the pass --------------------------------------------------------------- */
@@ -906,7 +1009,7 @@ static void run_pass(struct reconciler *r)
 	struct sw_err err;
 
 	r->dirty = false;
-	load_view(&p.v, r->s);
+	load_view(&p.v, r->s, r->cache);
 	change_init(&p.c, p.v.now);
 	orphan_tasks(&p.v);
 	reconcile_services(&p);
@@ -930,7 +1033,7 @@ static void run_pass(struct reconciler *r)
 	change_free(&p.c);
 	free(p.created);
 	nodeusage_free(p.usage);
-	free_view(&p.v);
+	free_view(&p.v, r->cache);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -972,6 +1075,7 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)
 
 	r->loop = loop;
 	r->s = s;
+	r->cache = taskcache_new();
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	r->watcher.data = r;

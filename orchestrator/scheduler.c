@@ -223,6 +223,75 @@ static bool better(const struct sched_candidate *a,
 	return a->all_tasks < b->all_tasks;
 }
 
+/* better(), with the lower index first among equals. */
+static bool before(const struct sched_candidate *a,
+		   const struct sched_candidate *b)
+{
+	if (better(a, b))
+		return true;
+	return !better(b, a) && a->index < b->index;
+}
+
+void sched_heap_init(struct sched_heap *h, size_t cap)
+{
+	h->c = xcalloc(cap + 1, sizeof(*h->c));
+	h->n = 0;
+	h->cap = cap + 1;
+}
+
+void sched_heap_free(struct sched_heap *h)
+{
+	free(h->c);
+	h->c = NULL;
+	h->n = h->cap = 0;
+}
+
+static void heap_swap(struct sched_heap *h, size_t i, size_t j)
+{
+	struct sched_candidate t = h->c[i];
+
+	h->c[i] = h->c[j];
+	h->c[j] = t;
+}
+
+void sched_heap_push(struct sched_heap *h, const struct sched_candidate *c)
+{
+	size_t i = h->n++;
+
+	if (h->n > h->cap) {
+		h->cap *= 2;
+		h->c = xrealloc(h->c, h->cap * sizeof(*h->c));
+	}
+	h->c[i] = *c;
+	while (i > 0 && before(&h->c[i], &h->c[(i - 1) / 2])) {
+		heap_swap(h, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+bool sched_heap_pop(struct sched_heap *h, struct sched_candidate *out)
+{
+	size_t i = 0;
+
+	if (h->n == 0)
+		return false;
+	*out = h->c[0];
+	h->c[0] = h->c[--h->n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && before(&h->c[l], &h->c[m]))
+			m = l;
+		if (r < h->n && before(&h->c[r], &h->c[m]))
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(h, i, m);
+		i = m;
+	}
+	return true;
+}
+
 int sched_pick(const struct sched_candidate *c, size_t n,
 	       char *const *spread, size_t n_spread)
 {

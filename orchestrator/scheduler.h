@@ -54,6 +54,7 @@ struct sched_candidate {
 	uint64_t service_tasks;   /* live tasks of the service */
 	uint64_t all_tasks;       /* live tasks of any service */
 	uint64_t recent_failures; /* of this spec, within the window */
+	size_t index;             /* the node's place: ties go to the lowest */
 };
 
 /* Which candidate the next task goes to, as SwarmKit's scheduler decides:
@@ -64,6 +65,23 @@ struct sched_candidate {
  * tasks overall. The index, or -1 when n is 0. */
 int sched_pick(const struct sched_candidate *c, size_t n,
 	       char *const *spread, size_t n_spread);
+
+/* Candidates in sched_pick's order without spread preferences, for
+ * placing many tasks of one spec: the top is what sched_pick would choose
+ * (ties to the lowest index); placing a task changes only its node's
+ * counts, so the node is popped, updated and pushed back: O(log n) per
+ * task instead of O(n). */
+struct sched_heap {
+	struct sched_candidate *c;
+	size_t n;
+	size_t cap;
+};
+
+void sched_heap_init(struct sched_heap *h, size_t cap);
+void sched_heap_free(struct sched_heap *h);
+void sched_heap_push(struct sched_heap *h, const struct sched_candidate *c);
+/* Removes the top into *out; false when empty. */
+bool sched_heap_pop(struct sched_heap *h, struct sched_candidate *out);
 
 /* Docker's text for tasks that fit nowhere, from how many nodes each filter
  * turned away: "no suitable node (insufficient resources on 1 node)". */

@@ -62,6 +62,7 @@ struct store {
 	struct store_watcher *watch_head, *watch_tail;
 	struct store_watcher *dispatch_next; /* survives unwatch in a cb */
 	bool dispatching;
+	store_patch_fn patchers[OBJ_KIND_MAX + 1];
 };
 
 /* What one op did, so a failed change can be undone and a committed one
@@ -667,6 +668,47 @@ int store_mark_applied(struct store *s, uint64_t index, struct sw_err *err)
 	return batch_commit(s, rocksdb_writebatch_create(), index, err);
 }
 
+void store_set_patcher(struct store *s, enum obj_kind kind, store_patch_fn fn)
+{
+	if (obj_kind_valid((int)kind))
+		s->patchers[kind] = fn;
+}
+
+/* Replaces old (in the index) by a record with its key and a new payload. */
+static void replace_payload(struct store *s, const struct change *c,
+			    struct store_node *old, const void *payload,
+			    size_t len, uint64_t index, struct store_undo *u)
+{
+	struct store_record r = old->rec;
+
+	r.version = index;
+	r.updated_ns = c->now_ns;
+	r.payload = payload;
+	r.payload_len = len;
+	index_remove(&s->idx, old);
+	u->old = old;
+	u->cur = node_new(&r);
+	index_insert(&s->idx, u->cur);
+}
+
+/* A PATCH never fails the change: what does not apply is skipped. */
+static void op_patch(struct store *s, const struct change *c,
+		     const struct change_op *op, uint64_t index,
+		     struct store_undo *u)
+{
+	struct store_node *old = index_get(&s->idx, op->kind, op->id);
+	store_patch_fn fn = s->patchers[op->kind];
+	void *payload = NULL;
+	size_t len = 0;
+
+	if (old == NULL || fn == NULL ||
+	    !fn(old->rec.payload, old->rec.payload_len, op->payload,
+		op->payload_len, c->now_ns, &payload, &len))
+		return;
+	replace_payload(s, c, old, payload, len, index, u);
+	free(payload);
+}
+
 static int op_put(struct store *s, const struct change *c,
 		  const struct change_op *op, uint64_t index,
 		  struct store_undo *u, struct sw_err *out)
@@ -747,9 +789,13 @@ static int apply_ops(struct store *s, const struct change *c, uint64_t index,
 		return -1;
 	for (i = 0; i < c->n_ops; i++) {
 		op = &c->ops[i];
-		rc = op->type == CHANGE_PUT
-			 ? op_put(s, c, op, index, &u[i], out)
-			 : op_delete(s, op, &u[i], out);
+		rc = 0;
+		if (op->type == CHANGE_PUT)
+			rc = op_put(s, c, op, index, &u[i], out);
+		else if (op->type == CHANGE_DELETE)
+			rc = op_delete(s, op, &u[i], out);
+		else
+			op_patch(s, c, op, index, &u[i]);
 		if (rc != 0) {
 			undo_ops(s, u, i);
 			return rc;

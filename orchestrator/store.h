@@ -129,6 +129,18 @@ int store_replace_all(struct store *s, uint64_t index,
 		      const struct store_record *recs, size_t n,
 		      struct sw_err *err);
 
+/* Merges a PATCH op into the current payload of an object of its kind:
+ * returns true with a malloc'd *out (the new payload) or false when the
+ * patch does not apply (stale, malformed, not this object's): the op is
+ * then skipped. Must be deterministic: every replica runs it at apply. */
+typedef bool (*store_patch_fn)(const void *payload, size_t len,
+			       const void *patch, size_t patch_len,
+			       int64_t now_ns, void **out, size_t *out_len);
+
+/* The patcher of kind; without one, PATCH ops of the kind are skipped. Set
+ * it before anything is applied. */
+void store_set_patcher(struct store *s, enum obj_kind kind, store_patch_fn fn);
+
 /* Registers w (data set by the caller) to be called after every apply. */
 void store_watch(struct store *s, struct store_watcher *w, store_watch_cb cb);
 void store_unwatch(struct store *s, struct store_watcher *w);

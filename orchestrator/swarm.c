@@ -641,6 +641,16 @@ static void maybe_start_agent(struct swarm *s)
 	s->defer_agent = false;
 	start_agent(s);
 }
+/* The store with the patchers its entries need (task status reports). */
+static struct store *open_store(const char *dir, struct sw_err *err)
+{
+	struct store *st = store_open(dir, err);
+
+	if (st != NULL)
+		store_set_patcher(st, OBJ_TASK, taskstatus_merge);
+	return st;
+}
+
 
 /* Opens the store and starts raft in data-root/swarm, over the raft
  * bridge on the node transport. bootstrap makes this node the single voter
@@ -659,7 +669,7 @@ static int start_raft(struct swarm *s, bool bootstrap,
 				   .data = s};
 	unsigned election, heartbeat;
 
-	s->store = store_open(store_dir, err);
+	s->store = open_store(store_dir, err);
 	free(store_dir);
 	if (s->store == NULL) {
 		free(raft_dir);
@@ -877,7 +887,7 @@ static int start_worker(struct swarm *s, struct sw_err *err)
 	char *store_dir = path_in(s, "store");
 	char **addrs;
 
-	s->store = store_open(store_dir, err);
+	s->store = open_store(store_dir, err);
 	free(store_dir);
 	if (s->store == NULL)
 		return -1;

@@ -54,6 +54,12 @@ struct tls_write {
 
 static void kick_cb(uv_idle_t *h);
 
+/* Ciphertext not yet written: handed to uv_write, or still to flush. */
+static size_t backlog(const struct tls_conn *c)
+{
+	return c->queued + BIO_ctrl_pending(c->net_out);
+}
+
 /* Marks the session failed, keeping the first error only, and reports it
  * from the loop (kick_cb), so no caller is ever re-entered. */
 __attribute__((format(printf, 3, 4))) static void
@@ -72,6 +78,7 @@ fail(struct tls_conn *c, enum sw_errkind kind, const char *fmt, ...)
 	c->failed = true;
 	if (c->started && !c->tcp_eof)
 		uv_read_stop((uv_stream_t *)&c->tcp);
+	c->kicked = true;
 	uv_idle_start(&c->kick, kick_cb);
 }
 
@@ -318,7 +325,7 @@ static void write_cb(uv_write_t *req, int status)
 		     uv_strerror(status));
 		return;
 	}
-	if (c->above_high && c->queued <= TLS_LOW_WATER) {
+	if (c->above_high && backlog(c) <= TLS_LOW_WATER) {
 		c->above_high = false;
 		if (c->drain_cb != NULL)
 			c->drain_cb(c);
@@ -493,6 +500,13 @@ static void kick_cb(uv_idle_t *h)
 	uv_idle_stop(h);
 	if (c->closing)
 		return;
+	if (c->unflushed) {
+		c->unflushed = false;
+		flush(c);
+	}
+	if (!c->kicked)
+		return;
+	c->kicked = false;
 	if (c->failed) {
 		report(c);
 		return;
@@ -589,8 +603,13 @@ static int ssl_write(struct tls_conn *c, const char *p, size_t n)
 		fail_ossl(c, SW_EUNAVAILABLE, "TLS write failed");
 		return -1;
 	}
-	flush(c);
-	return c->failed ? -1 : 0;
+	/* Sent once the loop comes round: the frames written to this peer
+	 * by one round of callbacks leave in one write. */
+	if (!c->unflushed) {
+		c->unflushed = true;
+		uv_idle_start(&c->kick, kick_cb);
+	}
+	return 0;
 }
 
 static int write_check(struct tls_conn *c, struct sw_err *err)
@@ -603,10 +622,10 @@ static int write_check(struct tls_conn *c, struct sw_err *err)
 	if (!c->established)
 		return sw_err_set(err, SW_EINVALID,
 				  "the TLS handshake is not complete");
-	if (c->queued > TLS_MAX_QUEUE)
+	if (backlog(c) > TLS_MAX_QUEUE)
 		return sw_err_set(err, SW_EUNAVAILABLE,
 				  "write queue full (%zu bytes pending)",
-				  c->queued);
+				  backlog(c));
 	return 0;
 }
 
@@ -647,7 +666,7 @@ int tls_conn_writev(struct tls_conn *c, const uv_buf_t *bufs, size_t n,
 	}
 	if (rc == 0 && used > 0)
 		rc = ssl_write(c, stage, used);
-	if (rc == 0 && c->queued > TLS_HIGH_WATER)
+	if (rc == 0 && backlog(c) > TLS_HIGH_WATER)
 		c->above_high = true;
 	/* The data was accepted; a failure while sending it is reported
 	 * through read_cb, like any later one. */
@@ -666,12 +685,12 @@ int tls_conn_write(struct tls_conn *c, const void *p, size_t len,
 
 bool tls_conn_writable(const struct tls_conn *c)
 {
-	return c->queued <= TLS_HIGH_WATER;
+	return backlog(c) <= TLS_HIGH_WATER;
 }
 
 size_t tls_conn_queued(const struct tls_conn *c)
 {
-	return c->queued;
+	return backlog(c);
 }
 
 void tls_conn_read_stop(struct tls_conn *c)
@@ -692,6 +711,7 @@ void tls_conn_read_start(struct tls_conn *c)
 		return;
 	if (!c->tcp_eof && !c->failed)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, tcp_read_cb);
+	c->kicked = true;
 	uv_idle_start(&c->kick, kick_cb);
 }
 
@@ -750,6 +770,9 @@ void tls_conn_close(struct tls_conn *c, tls_close_cb cb)
 {
 	if (c->closing)
 		return;
+	/* What was written goes out first, as it would have unbatched. */
+	if (c->unflushed && !c->failed)
+		flush(c);
 	c->closing = true;
 	c->close_cb = cb;
 	uv_close((uv_handle_t *)&c->tcp, handle_closed_cb);

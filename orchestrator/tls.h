@@ -131,6 +131,8 @@ struct tls_conn {
 	int open_handles;
 	bool started, established, reading, above_high, tcp_eof, eof;
 	bool sent_shutdown, tcp_shut, failed, reported, closing;
+	bool unflushed; /* records written, sent when the loop comes round */
+	bool kicked;    /* deferred reads or an error report are due */
 };
 
 /* Initializes the session's handles on loop and takes a reference on ctx.

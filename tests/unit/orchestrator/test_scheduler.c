@@ -152,7 +152,8 @@ static void spread_nodes(Swarmd__Node n[6], struct sched_candidate c[6])
 		node_init(&n[i]);
 		n[i].labels = i < 2 ? labels : labels_b;
 		n[i].n_labels = i < 3 ? 1 : 0;
-		c[i] = (struct sched_candidate){ids[i], &n[i], 0, 0, 0};
+		c[i] = (struct sched_candidate){ids[i], &n[i], 0, 0, 0,
+						(size_t)i};
 	}
 }
 
@@ -225,9 +226,48 @@ static void test_failing_nodes_last(void **state)
 	assert_int_equal(sched_pick(c, 6, NULL, 0), 5);
 }
 
+/* The heap hands out nodes in the order sched_pick chooses them, one task
+ * after another, ties included. */
+static void test_heap_places_as_pick(void **state)
+{
+	Swarmd__Node n[6];
+	struct sched_candidate c[6], top;
+	struct sched_heap h;
+
+	(void)state;
+	spread_nodes(n, c);
+	c[0].service_tasks = 2;
+	c[1].all_tasks = 5;
+	c[3].recent_failures = SCHED_MAX_FAILURES;
+	c[4].service_tasks = 1;
+	sched_heap_init(&h, 2); /* grows past its first size */
+	for (int i = 5; i >= 0; i--)
+		sched_heap_push(&h, &c[i]);
+	for (int k = 0; k < 40; k++) {
+		int want = sched_pick(c, 6, NULL, 0);
+
+		assert_true(sched_heap_pop(&h, &top));
+		assert_int_equal(top.index, want);
+		c[want].service_tasks++;
+		c[want].all_tasks++;
+		sched_heap_push(&h, &c[want]);
+	}
+	/* Each node ends within one task of the others (bar the failing). */
+	for (int i = 0; i < 6; i++)
+		if (i != 3)
+			assert_true(c[i].service_tasks >= 8 &&
+				    c[i].service_tasks <= 10);
+	assert_int_equal(c[3].service_tasks, 0);
+	for (int i = 0; i < 6; i++)
+		assert_true(sched_heap_pop(&h, &top));
+	assert_false(sched_heap_pop(&h, &top));
+	sched_heap_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_heap_places_as_pick),
 		cmocka_unit_test(test_constraints),
 		cmocka_unit_test(test_filters_in_order),
 		cmocka_unit_test(test_explain),

@@ -525,6 +525,72 @@ static void test_record_dup(void **state)
 	store_record_free(d);
 }
 
+/* ---- patches ---- */
+
+/* A test patcher: appends the patch to the payload, refuses "stale". */
+static bool append_patch(const void *payload, size_t len, const void *patch,
+			 size_t patch_len, int64_t now_ns, void **out,
+			 size_t *out_len)
+{
+	if (patch_len == 5 && memcmp(patch, "stale", 5) == 0)
+		return false;
+	*out_len = len + patch_len;
+	*out = malloc(*out_len);
+	memcpy(*out, payload, len);
+	memcpy((char *)*out + len, patch, patch_len);
+	return true;
+}
+
+static void test_patches(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_record *r;
+	struct raft_buffer buf;
+	struct change c, d;
+	struct sw_err err;
+
+	store_set_patcher(f->s, OBJ_SERVICE, append_patch);
+	assert_int_equal(put1(f->s, CHANGE_CREATE, ID_A, "web", "v", 0, 1,
+			      NULL),
+			 SW_EOK);
+	/* Applied in order; a missing object, a refused patch and a kind
+	 * without a patcher are skipped without failing the change. */
+	change_init(&c, 5000);
+	change_patch(&c, OBJ_SERVICE, ID_A, "+1", 2);
+	change_patch(&c, OBJ_SERVICE, ID_B, "+x", 2);
+	change_patch(&c, OBJ_SERVICE, ID_A, "stale", 5);
+	change_patch(&c, OBJ_NODE, ID_C, "+y", 2);
+	change_patch(&c, OBJ_SERVICE, ID_A, "+2", 2);
+	change_put(&c, CHANGE_CREATE, OBJ_SERVICE, ID_C, "db", "w", 1, 0);
+	assert_int_equal(change_encode(&c, &buf, &err), 0);
+	assert_int_equal(change_decode(buf.base, buf.len, &d, &err), 0);
+	assert_int_equal(d.ops[0].type, CHANGE_PATCH);
+	assert_int_equal(d.ops[0].mode, CHANGE_UPSERT);
+	assert_null(d.ops[0].name);
+	assert_int_equal(apply(f->s, &d, 2, NULL), SW_EOK);
+	change_free(&c);
+	raft_free(buf.base);
+	r = store_get(f->s, OBJ_SERVICE, ID_A);
+	assert_non_null(r);
+	assert_int_equal(r->payload_len, 5);
+	assert_memory_equal(r->payload, "v+1+2", 5);
+	assert_int_equal(r->version, 2);
+	assert_int_equal(r->updated_ns, 5000);
+	assert_string_equal(r->name, "web");
+	assert_null(store_get(f->s, OBJ_SERVICE, ID_B));
+	assert_non_null(store_get(f->s, OBJ_SERVICE, ID_C));
+	/* Durable like any put. */
+	reopen(f);
+	r = store_get(f->s, OBJ_SERVICE, ID_A);
+	assert_memory_equal(r->payload, "v+1+2", 5);
+	/* A PATCH with another mode or a name is malformed. */
+	change_init(&c, 1);
+	change_patch(&c, OBJ_SERVICE, ID_A, "+3", 2);
+	c.ops[0].mode = CHANGE_UPDATE;
+	assert_int_equal(change_validate(&c, &err), -SW_EINVALID);
+	change_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +604,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_atomicity, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watchers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_patches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replace_all, setup, teardown),
 	};
 
