@@ -797,8 +797,12 @@ static void run_pass(struct agent *a)
 	for (const struct store_record *r =
 		     store_first(swarm_store(a->s), OBJ_TASK);
 	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = tasks_unpack(r);
+		Swarmd__Task *t;
 
+		/* Most tasks are other nodes': skip them unparsed. */
+		if (!tasks_on_node(r, a->node_id))
+			continue;
+		t = tasks_unpack(r);
 		if (t != NULL && mine(a, t))
 			drive(a, r, t);
 		swarmd__task__free_unpacked(t, NULL);
@@ -838,7 +842,8 @@ static void fail_vanished(struct agent *a)
 	for (const struct store_record *r =
 		     store_first(swarm_store(a->s), OBJ_TASK);
 	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = tasks_unpack(r);
+		Swarmd__Task *t = tasks_on_node(r, a->node_id) ? tasks_unpack(r)
+							      : NULL;
 
 		if (t != NULL && mine(a, t) && find(a, r->id) == NULL &&
 		    t->state >= TASK_STARTING && !task_state_terminal(t->state))
@@ -912,17 +917,11 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 {
 	struct agent *a = w->data;
 
-	for (size_t i = 0; i < n; i++) {
-		Swarmd__Task *t;
-
-		if (evs[i].kind != OBJ_TASK ||
-		    evs[i].type != STORE_EVENT_DELETE || evs[i].old == NULL)
-			continue;
-		t = tasks_unpack(evs[i].old);
-		if (t != NULL && mine(a, t))
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].kind == OBJ_TASK &&
+		    evs[i].type == STORE_EVENT_DELETE && evs[i].old != NULL &&
+		    tasks_on_node(evs[i].old, a->node_id))
 			remove_task(a, get(a, evs[i].id));
-		swarmd__task__free_unpacked(t, NULL);
-	}
 	kick(a, 0);
 }
 

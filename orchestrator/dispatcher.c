@@ -358,11 +358,10 @@ struct event_nodes {
 
 static char *node_of_record(const struct store_record *r)
 {
-	Swarmd__Task *t = r ? tasks_unpack(r) : NULL;
-	char *id = t != NULL ? xstrdup(t->node_id) : NULL;
+	size_t len;
+	const char *node = r ? tasks_peek_node(r, &len) : NULL;
 
-	swarmd__task__free_unpacked(t, NULL);
-	return id;
+	return node != NULL ? xstrndup(node, len) : NULL;
 }
 
 static size_t touch(struct event_nodes *en, const char *id)
@@ -443,20 +442,6 @@ static void event_nodes_free(struct event_nodes *en)
 	strmap_free(en->touched);
 }
 
-static bool same_node(const char *a, const char *b)
-{
-	return a != NULL && strcmp(a, b) == 0;
-}
-
-static bool task_on(const struct store_record *r, const char *node_id)
-{
-	char *node = node_of_record(r);
-	bool on = same_node(node, node_id);
-
-	free(node);
-	return on;
-}
-
 static void send_all_tasks(struct dsession *ss)
 {
 	const struct store *st = swarm_store(ss->d->s);
@@ -465,7 +450,7 @@ static void send_all_tasks(struct dsession *ss)
 	batch_init(&b, store_count(st, OBJ_TASK), true);
 	for (const struct store_record *r = store_first(st, OBJ_TASK);
 	     r != NULL; r = store_next(r))
-		if (task_on(r, ss->node_id))
+		if (tasks_on_node(r, ss->node_id))
 			batch_put(&b, r);
 	batch_send(ss, &b);
 }

@@ -1,11 +1,12 @@
 #include "orchestrator/nodeusage.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/alloc.h"
 #include "lib/strmap.h"
+#include "orchestrator/reconcile_priv.h"
+#include "orchestrator/task.h"
 
 struct node_total {
 	int64_t nano_cpus;
@@ -16,12 +17,8 @@ struct node_total {
 };
 
 struct nodeusage {
-	const struct strmap *node_index; /* borrowed: node ID -> index */
-	const char *const *ids;          /* borrowed, by index */
+	const struct view *v; /* borrowed */
 	struct node_total *nodes;
-	size_t n_nodes;
-	/* Live tasks per "node/service", failures per "node/service/version". */
-	struct strmap *counts;
 	/* The counts of the service (and spec version) being placed, by
 	 * node index. */
 	char *cur_svc;
@@ -30,18 +27,14 @@ struct nodeusage {
 	uint64_t *cur_failed;
 };
 
-struct nodeusage *nodeusage_new(const struct strmap *node_index,
-				const char *const *node_ids, size_t n)
+struct nodeusage *nodeusage_new(const struct view *v)
 {
 	struct nodeusage *u = xcalloc(1, sizeof(*u));
 
-	u->node_index = node_index;
-	u->counts = strmap_new();
-	u->nodes = xcalloc(n + 1, sizeof(*u->nodes));
-	u->n_nodes = n;
-	u->ids = node_ids;
-	u->cur_live = xcalloc(n + 1, sizeof(*u->cur_live));
-	u->cur_failed = xcalloc(n + 1, sizeof(*u->cur_failed));
+	u->v = v;
+	u->nodes = xcalloc(v->n_nodes + 1, sizeof(*u->nodes));
+	u->cur_live = xcalloc(v->n_nodes + 1, sizeof(*u->cur_live));
+	u->cur_failed = xcalloc(v->n_nodes + 1, sizeof(*u->cur_failed));
 	return u;
 }
 
@@ -49,33 +42,34 @@ void nodeusage_free(struct nodeusage *u)
 {
 	if (u == NULL)
 		return;
-	for (size_t i = 0; i < u->n_nodes; i++)
+	for (size_t i = 0; i < u->v->n_nodes; i++)
 		free(u->nodes[i].ports);
 	free(u->nodes);
 	free(u->cur_live);
 	free(u->cur_failed);
 	free(u->cur_svc);
-	strmap_free(u->counts);
 	free(u);
 }
 
-/* Keys never collide: IDs hold no '/'. */
-static void count_key(char *key, size_t n, const char *node,
-		      const char *svc_id, const uint64_t *version)
-{
-	if (version != NULL)
-		snprintf(key, n, "%s/%s/%llu", node, svc_id,
-			 (unsigned long long)*version);
-	else
-		snprintf(key, n, "%s/%s", node, svc_id);
-}
-
-/* Index of the task's node, or -1 for a node outside the set. */
+/* Index of the task's node, or -1 for none or a node outside the view. */
 static int64_t index_of(const struct nodeusage *u, const Swarmd__Task *t)
 {
-	const int64_t *i = strmap_find(u->node_index, t->node_id);
+	const int64_t *i = t->node_id[0] != '\0'
+				   ? strmap_find(u->v->node_index, t->node_id)
+				   : NULL;
 
 	return i != NULL ? *i : -1;
+}
+
+static bool is_live(const Swarmd__Task *t)
+{
+	return rc_runnable(t) && !task_state_terminal(t->state);
+}
+
+static bool failed_lately(const struct nodeusage *u, const Swarmd__Task *t)
+{
+	return (t->state == TASK_FAILED || t->state == TASK_REJECTED) &&
+	       t->timestamp_ns >= u->v->now - SCHED_FAILURE_WINDOW_NS;
 }
 
 static bool is_current(const struct nodeusage *u, const Swarmd__Task *t)
@@ -83,14 +77,26 @@ static bool is_current(const struct nodeusage *u, const Swarmd__Task *t)
 	return u->cur_svc != NULL && strcmp(u->cur_svc, t->service_id) == 0;
 }
 
-void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
+/* What t adds to the counts of the service being placed. */
+static void add_current(struct nodeusage *u, int64_t i, const Swarmd__Task *t)
+{
+	if (is_live(t))
+		u->cur_live[i]++;
+	else if (failed_lately(u, t) && t->spec_version == u->cur_version)
+		u->cur_failed[i]++;
+}
+
+void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t)
 {
 	int64_t i = index_of(u, t);
 	const Swarmd__TaskSpec *s = t->spec;
 	struct node_total *n;
-	char key[256];
 
 	if (i < 0)
+		return;
+	if (is_current(u, t))
+		add_current(u, i, t);
+	if (!is_live(t))
 		return;
 	n = &u->nodes[i];
 	n->tasks++;
@@ -98,10 +104,6 @@ void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
 		return;
 	n->nano_cpus += s->reserve_nano_cpus;
 	n->memory_bytes += s->reserve_memory_bytes;
-	count_key(key, sizeof(key), t->node_id, t->service_id, NULL);
-	(*strmap_slot(u->counts, key))++;
-	if (is_current(u, t))
-		u->cur_live[i]++;
 	for (size_t j = 0; j < s->n_ports; j++) {
 		if (strcmp(s->ports[j]->mode, "host") != 0)
 			continue;
@@ -111,43 +113,25 @@ void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t)
 	}
 }
 
-void nodeusage_add_failure(struct nodeusage *u, const Swarmd__Task *t)
-{
-	int64_t i = index_of(u, t);
-	char key[256];
-
-	if (i < 0)
-		return;
-	count_key(key, sizeof(key), t->node_id, t->service_id,
-		  &t->spec_version);
-	(*strmap_slot(u->counts, key))++;
-	if (is_current(u, t) && t->spec_version == u->cur_version)
-		u->cur_failed[i]++;
-}
-
-static uint64_t count_of(const struct nodeusage *u, const char *key)
-{
-	const int64_t *v = strmap_find(u->counts, key);
-
-	return v != NULL ? (uint64_t)*v : 0;
-}
-
-/* Loads the by-node counts of t's service and spec version. */
+/* Counts t's service and spec version by node, from its tasks alone. */
 static void select_service(struct nodeusage *u, const Swarmd__Task *t)
 {
-	char key[256];
+	struct span sp;
 
 	if (is_current(u, t) && u->cur_version == t->spec_version)
 		return;
 	free(u->cur_svc);
 	u->cur_svc = xstrdup(t->service_id);
 	u->cur_version = t->spec_version;
-	for (size_t i = 0; i < u->n_nodes; i++) {
-		count_key(key, sizeof(key), u->ids[i], t->service_id, NULL);
-		u->cur_live[i] = count_of(u, key);
-		count_key(key, sizeof(key), u->ids[i], t->service_id,
-			  &t->spec_version);
-		u->cur_failed[i] = count_of(u, key);
+	memset(u->cur_live, 0, u->v->n_nodes * sizeof(*u->cur_live));
+	memset(u->cur_failed, 0, u->v->n_nodes * sizeof(*u->cur_failed));
+	sp = rc_tasks_of(u->v, t->service_id);
+	for (size_t k = sp.b; k < sp.e; k++) {
+		const Swarmd__Task *o = u->v->tasks[k].t;
+		int64_t i = index_of(u, o);
+
+		if (i >= 0)
+			add_current(u, i, o);
 	}
 }
 

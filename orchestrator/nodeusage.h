@@ -1,8 +1,8 @@
-/* What the tasks seen by one reconcile pass take on each node: counted in
- * one walk over the tasks and kept current as the pass assigns more, so
- * placing a task costs O(nodes) array reads instead of O(nodes × tasks).
- * The pass places tasks service by service (its view is sorted so), so the
- * counts of the service being placed are kept in arrays by node. */
+/* What the tasks seen by one reconcile pass take on each node: totals
+ * counted in one walk over the tasks and kept current as the pass assigns
+ * more. The pass places tasks service by service (its view is sorted so):
+ * the counts of the service being placed are taken from that service's
+ * tasks alone, into arrays by node. */
 #ifndef SW_ORCH_NODEUSAGE_H
 #define SW_ORCH_NODEUSAGE_H
 
@@ -13,19 +13,17 @@
 #include "orchestrator/services.h"
 
 struct nodeusage;
+struct view;
 
-struct strmap;
-
-/* For the nodes node_ids[0..n), found by node_index (node ID -> index);
- * both borrowed while the usage lives. */
-struct nodeusage *nodeusage_new(const struct strmap *node_index,
-				const char *const *node_ids, size_t n);
+/* For the nodes of v, whose tasks (borrowed while the usage lives) give
+ * the counts of the service being placed. */
+struct nodeusage *nodeusage_new(const struct view *v);
 void nodeusage_free(struct nodeusage *u);
 
-/* A task that is not over (wanted running, not ended) on its node. */
-void nodeusage_add_live(struct nodeusage *u, const Swarmd__Task *t);
-/* A failed or rejected task, for the node's recent failures. */
-void nodeusage_add_failure(struct nodeusage *u, const Swarmd__Task *t);
+/* Counts what t takes: a live task (wanted running, not ended) adds to
+ * its node's totals; a failed or rejected one within the failure window
+ * to the node's recent failures of its service and spec. */
+void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t);
 
 /* What live tasks take on node i when placing a task of t's service and
  * spec version: reserved CPU and memory, the service's tasks and the host

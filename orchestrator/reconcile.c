@@ -47,8 +47,6 @@ static void schedule(struct reconciler *r, uint64_t ms);
 static void load_nodes(struct view *v, const struct store *st)
 {
 	v->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*v->nodes));
-	v->node_ids = xcalloc(store_count(st, OBJ_NODE) + 1,
-			      sizeof(*v->node_ids));
 	v->node_index = strmap_new();
 	for (const struct store_record *r = store_first(st, OBJ_NODE);
 	     r != NULL; r = store_next(r)) {
@@ -64,7 +62,6 @@ static void load_nodes(struct view *v, const struct store *st)
 		v->nodes[v->n_nodes].down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
 		*strmap_slot(v->node_index, r->id) = (int64_t)v->n_nodes;
-		v->node_ids[v->n_nodes] = r->id;
 		v->n_nodes++;
 	}
 }
@@ -141,7 +138,6 @@ static void free_view(struct view *v, struct taskcache *cache)
 	for (size_t i = 0; i < v->n_nodes; i++)
 		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
 	free(v->nodes);
-	free(v->node_ids);
 	strmap_free(v->node_index);
 	strmap_free(v->svc_index);
 }
@@ -738,20 +734,9 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 {
 	if (p->usage != NULL)
 		return p->usage;
-	p->usage = nodeusage_new(p->v.node_index, p->v.node_ids,
-				 p->v.n_nodes);
-	for (size_t i = 0; i < p->v.n_tasks; i++) {
-		const Swarmd__Task *t = p->v.tasks[i].t;
-
-		if (t->node_id[0] == '\0')
-			continue;
-		if (rc_runnable(t) && !task_state_terminal(t->state))
-			nodeusage_add_live(p->usage, t);
-		else if ((t->state == TASK_FAILED ||
-			  t->state == TASK_REJECTED) &&
-			 t->timestamp_ns >= p->v.now - SCHED_FAILURE_WINDOW_NS)
-			nodeusage_add_failure(p->usage, t);
-	}
+	p->usage = nodeusage_new(&p->v);
+	for (size_t i = 0; i < p->v.n_tasks; i++)
+		nodeusage_add(p->usage, p->v.tasks[i].t);
 	return p->usage;
 }
 
@@ -816,7 +801,7 @@ static void assign(struct pass *p, struct task_rec *tr, const char *node)
 	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
 	if (!counted)
-		nodeusage_add_live(p->usage, t);
+		nodeusage_add(p->usage, t);
 }
 
 /* Says in the task's error why no node fits it. */

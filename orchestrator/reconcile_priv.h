@@ -29,7 +29,6 @@ struct view {
 	} *nodes;
 	size_t n_nodes;
 	struct strmap *node_index; /* node ID -> index in nodes */
-	const char **node_ids;     /* nodes[i].id, for nodeusage */
 	struct strmap *svc_index;  /* see rc_tasks_of */
 	int64_t history_limit;
 	int64_t now;

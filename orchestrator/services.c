@@ -18,6 +18,83 @@ Swarmd__Task *tasks_unpack(const struct store_record *rec)
 	return swarmd__task__unpack(NULL, rec->payload_len, rec->payload);
 }
 
+/* Protobuf wire format: keys and lengths are base-128 varints. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Skips one field's value of wire type wt; false when it does not fit. */
+static bool skip_value(const uint8_t **p, const uint8_t *end, unsigned wt)
+{
+	uint64_t v;
+
+	switch (wt) {
+	case 0:
+		return get_varint(p, end, &v);
+	case 1:
+		v = 8;
+		break;
+	case 2:
+		if (!get_varint(p, end, &v))
+			return false;
+		break;
+	case 5:
+		v = 4;
+		break;
+	default:
+		return false;
+	}
+	if (v > (uint64_t)(end - *p))
+		return false;
+	*p += v;
+	return true;
+}
+
+enum { TASK_FIELD_NODE_ID = 3 }; /* objects.proto, message Task */
+
+const char *tasks_peek_node(const struct store_record *rec, size_t *len)
+{
+	const uint8_t *p = rec->payload, *end = p + rec->payload_len;
+	const char *node = "";
+	uint64_t key, n;
+
+	*len = 0;
+	while (p < end) {
+		if (!get_varint(&p, end, &key))
+			return NULL;
+		if (key != ((TASK_FIELD_NODE_ID << 3) | 2)) {
+			if (!skip_value(&p, end, (unsigned)(key & 7)))
+				return NULL;
+			continue;
+		}
+		/* The last occurrence wins, as in a full parse. */
+		if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+			return NULL;
+		node = (const char *)p;
+		*len = (size_t)n;
+		p += n;
+	}
+	return node;
+}
+
+bool tasks_on_node(const struct store_record *rec, const char *node_id)
+{
+	size_t len;
+	const char *node = tasks_peek_node(rec, &len);
+
+	return node != NULL && strlen(node_id) == len &&
+	       memcmp(node, node_id, len) == 0;
+}
+
 const struct store_record *services_resolve(const struct swarm *s,
 					    const char *ref)
 {

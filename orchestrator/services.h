@@ -59,4 +59,12 @@ bool services_port_taken(const struct swarm *s, uint32_t port,
 Swarmd__Service *services_unpack(const struct store_record *rec);
 Swarmd__Task *tasks_unpack(const struct store_record *rec);
 
+/* The node_id of a stored task read straight from its protobuf bytes,
+ * without unpacking the whole task (spec included): *len bytes at the
+ * result, not NUL-terminated; "" when unset; NULL when the bytes do not
+ * parse. For the loops that only look for one node's tasks. */
+const char *tasks_peek_node(const struct store_record *rec, size_t *len);
+/* Whether the stored task is on node_id (false when it does not parse). */
+bool tasks_on_node(const struct store_record *rec, const char *node_id);
+
 #endif
