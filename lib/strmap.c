@@ -93,3 +93,39 @@ size_t strmap_count(const struct strmap *m)
 {
 	return m->n;
 }
+
+/* Backward-shift deletion: the items after the hole that would be found
+ * through it move up, so no probe chain is ever cut. */
+void strmap_remove(struct strmap *m, const char *key)
+{
+	struct item *hole = probe(m, key);
+	size_t i, j, home;
+
+	if (hole->key == NULL)
+		return;
+	free(hole->key);
+	hole->key = NULL;
+	m->n--;
+	i = (size_t)(hole - m->items);
+	for (j = (i + 1) & (m->cap - 1); m->items[j].key != NULL;
+	     j = (j + 1) & (m->cap - 1)) {
+		home = strmap_hash(m->items[j].key) & (m->cap - 1);
+		/* Stays when its home lies cyclically in (i, j]. */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		m->items[i] = m->items[j];
+		m->items[j].key = NULL;
+		i = j;
+	}
+}
+
+const char *strmap_next(const struct strmap *m, size_t *pos, int64_t *value)
+{
+	for (; *pos < m->cap; (*pos)++)
+		if (m->items[*pos].key != NULL) {
+			if (value != NULL)
+				*value = m->items[*pos].value;
+			return m->items[(*pos)++].key;
+		}
+	return NULL;
+}

@@ -18,6 +18,11 @@ int64_t *strmap_slot(struct strmap *m, const char *key);
 /* The value of key, or NULL when absent. */
 const int64_t *strmap_find(const struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);
+/* Removes key (if present); other values' pointers are then invalid. */
+void strmap_remove(struct strmap *m, const char *key);
+/* The keys in no particular order: start with *pos = 0; NULL after the
+ * last. The map must not change during the walk. */
+const char *strmap_next(const struct strmap *m, size_t *pos, int64_t *value);
 
 /* The string hash the map uses (FNV-1a), for other tables keyed by IDs. */
 uint64_t strmap_hash(const char *s);

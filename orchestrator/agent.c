@@ -7,6 +7,7 @@
 
 #include "lib/alloc.h"
 #include "lib/log.h"
+#include "lib/strmap.h"
 #include "lib/timefmt.h"
 #include "orchestrator/health.h"
 #include "orchestrator/services.h"
@@ -32,14 +33,7 @@ struct atask {
 
 /* A status to write for a task; newer reports replace older ones. */
 struct report {
-	char id[32];
-	int state;
-	char message[64];
-	char err[512];
-	char container_id[72];
-	int pid;
-	int exit_code;
-	bool has_container;
+	struct agent_report s;
 	struct report *next;
 };
 
@@ -65,6 +59,7 @@ struct agent {
 	void *removed_data;
 	agent_report_fn sink;
 	void *sink_data;
+	struct strmap *mine; /* IDs of the store's tasks on this node */
 };
 
 static void kick(struct agent *a, uint64_t ms);
@@ -120,15 +115,22 @@ static void forget(struct agent *a, struct atask *dead)
 
 /* ---- reports ---------------------------------------------------------- */
 
+static struct report *find_report(struct agent *a, const char *id)
+{
+	for (struct report *r = a->reports; r != NULL; r = r->next)
+		if (strcmp(r->s.id, id) == 0)
+			return r;
+	return NULL;
+}
+
 static struct report *report_for(struct agent *a, const char *id)
 {
-	struct report *r;
+	struct report *r = find_report(a, id);
 
-	for (r = a->reports; r != NULL; r = r->next)
-		if (strcmp(r->id, id) == 0)
-			return r;
+	if (r != NULL)
+		return r;
 	r = xcalloc(1, sizeof(*r));
-	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->s.id, sizeof(r->s.id), "%s", id);
 	r->next = a->reports;
 	a->reports = r;
 	return r;
@@ -140,13 +142,13 @@ static void report(struct agent *a, const char *id, int state,
 	struct report *r = report_for(a, id);
 	struct atask *t = find(a, id);
 
-	if (state < r->state)
+	if (state < r->s.state)
 		return;
 	if (task_state_terminal(state) && t != NULL && t->health != NULL)
 		health_monitor_stop(t->health);
-	r->state = state;
-	snprintf(r->message, sizeof(r->message), "%s", message);
-	snprintf(r->err, sizeof(r->err), "%s", err ? err : "");
+	r->s.state = state;
+	snprintf(r->s.message, sizeof(r->s.message), "%s", message);
+	snprintf(r->s.err, sizeof(r->s.err), "%s", err ? err : "");
 	kick(a, FLUSH_MS);
 }
 
@@ -158,12 +160,12 @@ static void report_status(struct agent *a, const char *id, int state,
 	report(a, id, state, st->message[0] ? st->message : "", st->err);
 	r = report_for(a, id);
 	if (st->container_id[0] != '\0') {
-		r->has_container = true;
-		snprintf(r->container_id, sizeof(r->container_id), "%s",
+		r->s.has_container = true;
+		snprintf(r->s.container_id, sizeof(r->s.container_id), "%s",
 			 st->container_id);
 	}
-	r->pid = st->pid;
-	r->exit_code = st->exit_code;
+	r->s.pid = st->pid;
+	r->s.exit_code = st->exit_code;
 }
 
 static int task_state_of(enum exec_state st)
@@ -242,6 +244,7 @@ static void maybe_free(struct agent *a)
 	while (a->tasks != NULL)
 		forget(a, a->tasks);
 	free_reports(a->reports);
+	strmap_free(a->mine);
 	free(a);
 }
 
@@ -250,25 +253,17 @@ struct flush {
 	struct report *sent;
 };
 
-static struct report *find_report(struct agent *a, const char *id)
-{
-	for (struct report *r = a->reports; r != NULL; r = r->next)
-		if (strcmp(r->id, id) == 0)
-			return r;
-	return NULL;
-}
-
 /* Puts back a report whose write failed, unless a newer one is pending. */
 static void requeue(struct agent *a, struct report *r)
 {
-	struct report *cur = find_report(a, r->id);
+	struct report *cur = find_report(a, r->s.id);
 
 	if (cur == NULL) {
 		r->next = a->reports;
 		a->reports = r;
 		return;
 	}
-	if (cur->state < r->state) {
+	if (cur->s.state < r->s.state) {
 		struct report *keep = cur->next;
 
 		*cur = *r;
@@ -299,20 +294,6 @@ static void on_flushed(void *data, int status, const struct sw_err *err)
 	maybe_free(a);
 }
 
-static void to_public(const struct report *r, struct agent_report *out)
-{
-	memset(out, 0, sizeof(*out));
-	snprintf(out->id, sizeof(out->id), "%s", r->id);
-	out->state = r->state;
-	snprintf(out->message, sizeof(out->message), "%s", r->message);
-	snprintf(out->err, sizeof(out->err), "%s", r->err);
-	snprintf(out->container_id, sizeof(out->container_id), "%s",
-		 r->container_id);
-	out->pid = r->pid;
-	out->exit_code = r->exit_code;
-	out->has_container = r->has_container;
-}
-
 /* Writes every pending report in one change (or hands them to the sink). */
 static void flush(struct agent *a)
 {
@@ -333,7 +314,7 @@ static void flush(struct agent *a)
 	pub = xcalloc(n, sizeof(*pub));
 	n = 0;
 	for (struct report *r = f->sent; r != NULL; r = r->next)
-		to_public(r, &pub[n++]);
+		pub[n++] = r->s;
 	a->in_flight = true;
 	if (a->sink != NULL)
 		rc = a->sink(a->sink_data, pub, n, on_flushed, f, &err);
@@ -728,7 +709,7 @@ static int effective_state(struct agent *a, const char *id,
 {
 	const struct report *r = find_report(a, id);
 
-	return r != NULL && r->state > t->state ? r->state : t->state;
+	return r != NULL && r->s.state > t->state ? r->s.state : t->state;
 }
 
 static void drive_unwanted(struct agent *a, const char *id, int state)
@@ -794,19 +775,24 @@ static void retry_removals(struct agent *a)
 static void run_pass(struct agent *a)
 {
 	retry_removals(a);
-	for (const struct store_record *r =
-		     store_first(swarm_store(a->s), OBJ_TASK);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t;
+	size_t n = strmap_count(a->mine), pos = 0, k = 0;
+	char **ids = xcalloc(n + 1, sizeof(*ids));
+	const char *id;
 
-		/* Most tasks are other nodes': skip them unparsed. */
-		if (!tasks_on_node(r, a->node_id))
-			continue;
-		t = tasks_unpack(r);
+	/* Copied first: driving a task may change the set. */
+	while ((id = strmap_next(a->mine, &pos, NULL)) != NULL && k < n)
+		ids[k++] = xstrdup(id);
+	for (size_t i = 0; i < k; i++) {
+		const struct store_record *r =
+		    store_get(swarm_store(a->s), OBJ_TASK, ids[i]);
+		Swarmd__Task *t = r ? tasks_unpack(r) : NULL;
+
 		if (t != NULL && mine(a, t))
 			drive(a, r, t);
 		swarmd__task__free_unpacked(t, NULL);
+		free(ids[i]);
 	}
+	free(ids);
 	flush(a);
 }
 
@@ -912,16 +898,41 @@ static void kick(struct agent *a, uint64_t ms)
 		uv_timer_start(&a->timer, on_timer, ms, 0);
 }
 
+/* The set of this node's tasks, so a pass visits them alone. */
+static void find_mine(struct agent *a)
+{
+	strmap_free(a->mine);
+	a->mine = strmap_new();
+	for (const struct store_record *r =
+		 store_first(swarm_store(a->s), OBJ_TASK);
+	     r != NULL; r = store_next(r))
+		if (tasks_on_node(r, a->node_id))
+			*strmap_slot(a->mine, r->id) = 1;
+}
+
+static void track(struct agent *a, const struct store_event *e)
+{
+	if (e->cur != NULL && tasks_on_node(e->cur, a->node_id))
+		*strmap_slot(a->mine, e->id) = 1;
+	else
+		strmap_remove(a->mine, e->id);
+}
+
 static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
 	struct agent *a = w->data;
 
-	for (size_t i = 0; i < n; i++)
-		if (evs[i].kind == OBJ_TASK &&
-		    evs[i].type == STORE_EVENT_DELETE && evs[i].old != NULL &&
+	if (reset)
+		find_mine(a);
+	for (size_t i = 0; i < n; i++) {
+		if (evs[i].kind != OBJ_TASK)
+			continue;
+		track(a, &evs[i]);
+		if (evs[i].type == STORE_EVENT_DELETE && evs[i].old != NULL &&
 		    tasks_on_node(evs[i].old, a->node_id))
 			remove_task(a, get(a, evs[i].id));
+	}
 	kick(a, 0);
 }
 
@@ -947,6 +958,7 @@ struct agent *agent_start(uv_loop_t *loop, struct swarm *s,
 	}
 	uv_timer_init(loop, &a->timer);
 	a->timer.data = a;
+	find_mine(a);
 	a->watcher.data = a;
 	store_watch((struct store *)swarm_store(s), &a->watcher,
 		    on_store_event);

@@ -358,10 +358,10 @@ struct event_nodes {
 
 static char *node_of_record(const struct store_record *r)
 {
-	size_t len;
-	const char *node = r ? tasks_peek_node(r, &len) : NULL;
+	struct task_peek pk;
 
-	return node != NULL ? xstrndup(node, len) : NULL;
+	return r != NULL && tasks_peek(r, &pk) ? xstrndup(pk.node, pk.node_len)
+					       : NULL;
 }
 
 static size_t touch(struct event_nodes *en, const char *id)

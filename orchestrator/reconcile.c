@@ -26,6 +26,8 @@ struct reconciler {
 	bool stopping;
 	bool timer_closed;
 	struct taskcache *cache; /* the tasks of the last pass, unpacked */
+	bool stale;         /* only task statuses changed since the pass */
+	uint64_t settle_ms; /* how long such changes wait for a pass */
 };
 
 static void maybe_free(struct reconciler *r)
@@ -41,6 +43,8 @@ static void maybe_free(struct reconciler *r)
 #include "orchestrator/scheduler.h"
 
 static void schedule(struct reconciler *r, uint64_t ms);
+static void schedule_within(struct reconciler *r, uint64_t ms);
+static uint64_t settle_after(uint64_t pass_ns);
 
 /* ---- the view -------------------------------------------------------------- */
 
@@ -66,27 +70,51 @@ static void load_nodes(struct view *v, const struct store *st)
 	}
 }
 
+/* By service (numbered in order of appearance), then by a hash of the
+ * ID (then the ID): any fixed order serves, as long as every pass sees the
+ * same one, and integers compare faster than IDs. */
 static int cmp_service(const void *a, const void *b)
 {
 	const struct task_rec *x = a, *y = b;
-	int c = strcmp(x->t->service_id, y->t->service_id);
 
-	/* Then by ID, so every pass sees the same order. */
-	return c != 0 ? c : strcmp(x->rec->id, y->rec->id);
+	if (x->svc != y->svc)
+		return x->svc < y->svc ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
+	return strcmp(x->rec->id, y->rec->id);
 }
 
 /* Sorts the tasks by service and records where each service's run
  * starts and how long it is (start << 32 | length). */
 static void index_by_service(struct view *v)
 {
+	struct strmap *number = strmap_new();
+	const char *prev = NULL;
+	int64_t *k = NULL, *slot = NULL;
+
+	/* Neighbours mostly share a service (the store keeps creation
+	 * order): look the name up only when it changes. */
+	for (size_t i = 0; i < v->n_tasks; i++) {
+		const char *svc = v->tasks[i].t->service_id;
+
+		if (prev == NULL || strcmp(prev, svc) != 0) {
+			k = strmap_slot(number, svc);
+			if (*k == 0)
+				*k = (int64_t)strmap_count(number);
+			prev = svc;
+		}
+		v->tasks[i].svc = (uint32_t)*k;
+		v->tasks[i].order = strmap_hash(v->tasks[i].rec->id);
+	}
+	strmap_free(number);
 	qsort(v->tasks, v->n_tasks, sizeof(*v->tasks), cmp_service);
 	v->svc_index = strmap_new();
 	for (size_t i = 0; i < v->n_tasks; i++) {
-		int64_t *slot = strmap_slot(v->svc_index,
-					    v->tasks[i].t->service_id);
-
-		if (*slot == 0)
+		if (i == 0 || v->tasks[i].svc != v->tasks[i - 1].svc) {
+			slot = strmap_slot(v->svc_index,
+					   v->tasks[i].t->service_id);
 			*slot = (int64_t)i << 32;
+		}
 		(*slot)++;
 	}
 }
@@ -410,25 +438,43 @@ static void restart_and_replace(struct pass *p,
 	}
 }
 
+/* The slots a service uses, by number: they run from 1 to the replica
+ * count (plus higher ones a scale-down leaves for a while), so a flag per
+ * slot keeps lookups O(1). */
 struct slot_set {
-	uint64_t *slots;
+	bool *has;
+	uint64_t cap;
 	size_t n;
 };
 
 static bool slot_has(const struct slot_set *s, uint64_t slot)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->slots[i] == slot)
-			return true;
-	return false;
+	return slot < s->cap && s->has[slot];
 }
 
 static void slot_add(struct slot_set *s, uint64_t slot)
 {
 	if (slot_has(s, slot))
 		return;
-	s->slots = xrealloc(s->slots, (s->n + 1) * sizeof(*s->slots));
-	s->slots[s->n++] = slot;
+	if (slot >= s->cap) {
+		uint64_t cap = s->cap ? 2 * s->cap : 64;
+
+		while (cap <= slot)
+			cap *= 2;
+		s->has = xrealloc(s->has, cap * sizeof(*s->has));
+		memset(s->has + s->cap, 0, (cap - s->cap) * sizeof(*s->has));
+		s->cap = cap;
+	}
+	s->has[slot] = true;
+	s->n++;
+}
+
+static void slot_del(struct slot_set *s, uint64_t slot)
+{
+	if (slot_has(s, slot)) {
+		s->has[slot] = false;
+		s->n--;
+	}
 }
 
 /* Slots holding a rc_runnable task, including tasks this pass creates. */
@@ -498,9 +544,7 @@ static void scale_replicated(struct pass *p, const struct store_record *rec,
 		if (victim == 0)
 			break;
 		drop_slot(p, rec->id, victim);
-		for (size_t i = 0; i < set.n; i++)
-			if (set.slots[i] == victim)
-				set.slots[i] = set.slots[--set.n];
+		slot_del(&set, victim);
 	}
 	for (uint64_t slot = 1; set.n < svc->replicas; slot++) {
 		if (slot_has(&set, slot))
@@ -508,7 +552,7 @@ static void scale_replicated(struct pass *p, const struct store_record *rec,
 		rc_new_task(p, rec, svc, slot, NULL, 0);
 		slot_add(&set, slot);
 	}
-	free(set.slots);
+	free(set.has);
 }
 
 static bool node_has_task(struct pass *p, const char *svc_id,
@@ -926,10 +970,12 @@ static void allocate_and_schedule(struct pass *p)
 			continue;
 		if (t->desired_state == TASK_READY)
 			release_delayed(p, tr);
+		/* A new task is allocated (pending) and placed in one pass,
+		 * not one commit each. */
 		if (t->state == TASK_NEW)
 			set_state(&p->v, tr, TASK_PENDING,
 				  "pending task scheduling");
-		else if (t->state == TASK_PENDING)
+		if (t->state == TASK_PENDING)
 			pending[n++] = i;
 	}
 	schedule_pending(p, pending, n);
@@ -984,8 +1030,10 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 		log_debug("reconcile: change not applied: %s", err->msg);
 		r->dirty = true;
 	}
-	if (r->dirty && !r->stopping)
+	if (r->dirty)
 		schedule(r, status != 0 ? 20 : 0);
+	else if (r->stale)
+		schedule_within(r, r->settle_ms);
 }
 
 static void run_pass(struct reconciler *r)
@@ -993,7 +1041,10 @@ static void run_pass(struct reconciler *r)
 	struct pass p = {.r = r};
 	struct sw_err err;
 
+	uint64_t t0 = uv_hrtime();
+
 	r->dirty = false;
+	r->stale = false;
 	load_view(&p.v, r->s, r->cache);
 	change_init(&p.c, p.v.now);
 	orphan_tasks(&p.v);
@@ -1013,12 +1064,13 @@ static void run_pass(struct reconciler *r)
 		int64_t ms = (p.v.wake_at - p.v.now) / NS_PER_MS + 1;
 
 		if (!r->in_flight && !r->dirty)
-			schedule(r, (uint64_t)(ms > 0 ? ms : 1));
+			schedule_within(r, (uint64_t)(ms > 0 ? ms : 1));
 	}
 	change_free(&p.c);
 	free(p.created);
 	nodeusage_free(p.usage);
 	free_view(&p.v, r->cache);
+	r->settle_ms = settle_after(uv_hrtime() - t0);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -1041,6 +1093,24 @@ static void schedule(struct reconciler *r, uint64_t ms)
 		uv_timer_start(&r->timer, on_timer, ms, 0);
 }
 
+/* Runs a pass within ms: an earlier one already due stays. */
+static void schedule_within(struct reconciler *r, uint64_t ms)
+{
+	if (uv_is_active((uv_handle_t *)&r->timer) &&
+	    uv_timer_get_due_in(&r->timer) <= ms)
+		return;
+	schedule(r, ms);
+}
+
+enum { SETTLE_MAX_MS = 500 };
+
+static uint64_t settle_after(uint64_t pass_ns)
+{
+	uint64_t ms = 2 * pass_ns / 1000000;
+
+	return ms < SETTLE_MAX_MS ? ms : SETTLE_MAX_MS;
+}
+
 void reconciler_poke(struct reconciler *r)
 {
 	r->dirty = true;
@@ -1048,10 +1118,39 @@ void reconciler_poke(struct reconciler *r)
 		schedule(r, 0);
 }
 
+/* A task's status moved on (a node's report) and nothing the reconciler
+ * decides on changed: not its placement, not what is wanted of it, and it
+ * has not ended. */
+static bool status_only(const struct store_event *e)
+{
+	struct task_peek o, c;
+
+	return e->kind == OBJ_TASK && e->type == STORE_EVENT_UPDATE &&
+	       tasks_peek(e->old, &o) && tasks_peek(e->cur, &c) &&
+	       o.desired_state == c.desired_state &&
+	       !task_state_terminal(c.state) && o.node_len == c.node_len &&
+	       memcmp(o.node, c.node, c.node_len) == 0;
+}
+
+/* Status reports reach the reconciler too (a task RUNNING ends an update
+ * batch), but while a big pass costs much, they wait twice its duration
+ * for the next one: under a stream of reports the loop keeps most of its
+ * time for the reports and the API. Anything else starts a pass at once. */
 static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
-	reconciler_poke(w->data);
+	struct reconciler *r = w->data;
+	size_t i = 0;
+
+	while (!reset && i < n && status_only(&evs[i]))
+		i++;
+	if (reset || i < n) {
+		reconciler_poke(r);
+		return;
+	}
+	r->stale = true;
+	if (!r->in_flight)
+		schedule_within(r, r->settle_ms);
 }
 
 struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)

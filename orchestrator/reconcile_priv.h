@@ -19,6 +19,8 @@ struct view {
 		Swarmd__Task *t;
 		bool dirty;   /* write it back at the end of the pass */
 		bool deleted; /* delete it at the end of the pass */
+		uint32_t svc;   /* sort keys: service number, */
+		uint64_t order; /* then ID hash */
 	} *tasks;
 	size_t n_tasks;
 	struct node_rec {

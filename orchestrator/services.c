@@ -59,40 +59,50 @@ static bool skip_value(const uint8_t **p, const uint8_t *end, unsigned wt)
 	return true;
 }
 
-enum { TASK_FIELD_NODE_ID = 3 }; /* objects.proto, message Task */
+/* Fields of message Task (objects.proto) read by tasks_peek. */
+enum {
+	TASK_FIELD_NODE_ID = 3,
+	TASK_FIELD_DESIRED_STATE = 7,
+	TASK_FIELD_STATE = 8,
+};
 
-const char *tasks_peek_node(const struct store_record *rec, size_t *len)
+bool tasks_peek(const struct store_record *rec, struct task_peek *out)
 {
 	const uint8_t *p = rec->payload, *end = p + rec->payload_len;
-	const char *node = "";
-	uint64_t key, n;
+	uint64_t key, v;
 
-	*len = 0;
+	*out = (struct task_peek){.node = ""};
+	/* Every field is read to the end: the last occurrence wins, as in a
+	 * full parse. */
 	while (p < end) {
 		if (!get_varint(&p, end, &key))
-			return NULL;
-		if (key != ((TASK_FIELD_NODE_ID << 3) | 2)) {
-			if (!skip_value(&p, end, (unsigned)(key & 7)))
-				return NULL;
-			continue;
+			return false;
+		if (key == ((TASK_FIELD_NODE_ID << 3) | 2)) {
+			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			out->node = (const char *)p;
+			out->node_len = (size_t)v;
+			p += v;
+		} else if (key == (TASK_FIELD_STATE << 3) ||
+			   key == (TASK_FIELD_DESIRED_STATE << 3)) {
+			if (!get_varint(&p, end, &v))
+				return false;
+			*(key == (TASK_FIELD_STATE << 3) ? &out->state
+							  : &out->desired_state) =
+			    (int)(int32_t)v;
+		} else if (!skip_value(&p, end, (unsigned)(key & 7))) {
+			return false;
 		}
-		/* The last occurrence wins, as in a full parse. */
-		if (!get_varint(&p, end, &n) || n > (uint64_t)(end - p))
-			return NULL;
-		node = (const char *)p;
-		*len = (size_t)n;
-		p += n;
 	}
-	return node;
+	return true;
 }
 
 bool tasks_on_node(const struct store_record *rec, const char *node_id)
 {
-	size_t len;
-	const char *node = tasks_peek_node(rec, &len);
+	struct task_peek pk;
 
-	return node != NULL && strlen(node_id) == len &&
-	       memcmp(node, node_id, len) == 0;
+	return tasks_peek(rec, &pk) && strlen(node_id) == pk.node_len &&
+	       memcmp(pk.node, node_id, pk.node_len) == 0;
 }
 
 const struct store_record *services_resolve(const struct swarm *s,

@@ -59,11 +59,17 @@ bool services_port_taken(const struct swarm *s, uint32_t port,
 Swarmd__Service *services_unpack(const struct store_record *rec);
 Swarmd__Task *tasks_unpack(const struct store_record *rec);
 
-/* The node_id of a stored task read straight from its protobuf bytes,
- * without unpacking the whole task (spec included): *len bytes at the
- * result, not NUL-terminated; "" when unset; NULL when the bytes do not
- * parse. For the loops that only look for one node's tasks. */
-const char *tasks_peek_node(const struct store_record *rec, size_t *len);
+/* A stored task's placement and states, read straight from its protobuf
+ * bytes without unpacking the whole task (spec included), for the loops
+ * that look at many tasks: node (node_len bytes, not NUL-terminated, ""
+ * when unset). False when the bytes do not parse. */
+struct task_peek {
+	const char *node;
+	size_t node_len;
+	int state;
+	int desired_state;
+};
+bool tasks_peek(const struct store_record *rec, struct task_peek *out);
 /* Whether the stored task is on node_id (false when it does not parse). */
 bool tasks_on_node(const struct store_record *rec, const char *node_id);
 
