@@ -116,8 +116,9 @@ static SSL_CTX *ctx_base(struct sw_err *err)
 		     SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ssl, SSL_SESS_CACHE_OFF);
 	/* We send an explicit chain (leaf + root), never one built from the
-	 * trust store. */
-	SSL_CTX_set_mode(ssl, SSL_MODE_NO_AUTO_CHAIN);
+	 * trust store. An idle session gives its record buffers back: a
+	 * manager holds one session per node. */
+	SSL_CTX_set_mode(ssl, SSL_MODE_NO_AUTO_CHAIN | SSL_MODE_RELEASE_BUFFERS);
 	return ssl;
 }
 
