@@ -6,8 +6,11 @@
 #include "engine-api/codec_service.h"
 #include "engine-api/filters.h"
 #include "engine-api/routes.h"
+#include "engine-api/server_priv.h"
 #include "lib/alloc.h"
+#include "lib/buf.h"
 #include "lib/jsonx.h"
+#include "lib/verscache.h"
 
 struct task_view {
 	const struct store_record *rec;
@@ -148,6 +151,68 @@ static bool task_matches(const struct filters *f, const struct task_view *tv)
 	       filters_match_any(f, "label", match_label, tv);
 }
 
+/* The task's JSON text, rendered once per record version. */
+static const char *task_text(struct verscache *c, const struct store_record *r,
+			     const Swarmd__Task *t)
+{
+	char *text = verscache_get(c, r->id, r->version);
+	size_t len;
+
+	if (text == NULL) {
+		text = jsonx_take_text(codec_task_to_json(r, t), 1, &len);
+		verscache_put(c, r->id, r->version, text);
+	}
+	return text;
+}
+
+/* Whether the task goes into the list; a task is unpacked only to filter
+ * it or to render it the first time. */
+static bool listed(struct swarm *s, const struct filters *f,
+		   const struct store_record *r, const Swarmd__Task *t)
+{
+	struct task_view tv = {r, t, s, -1};
+
+	if (filters_get(f, "_up-to-date") != NULL)
+		tv.spec_version = service_version(s, t->service_id);
+	return task_matches(f, &tv);
+}
+
+/* The JSON array of the tasks that pass f, joined from cached texts. */
+static char *render_list(struct api_req *req, const struct filters *f,
+			 size_t *len)
+{
+	struct swarm *s = api_swarm(req);
+	const struct store *st = swarm_store(s);
+	struct verscache *texts = api_server_task_texts(req->srv);
+	size_t n = 0;
+	struct buf b;
+
+	buf_init(&b);
+	buf_append(&b, "[", 1);
+	for (const struct store_record *r = store_first(st, OBJ_TASK);
+	     r != NULL; r = store_next(r)) {
+		const char *text = verscache_get(texts, r->id, r->version);
+		Swarmd__Task *t = f->n > 0 || text == NULL ? tasks_unpack(r)
+							     : NULL;
+
+		if ((t != NULL || text != NULL) &&
+		    (f->n == 0 || (t != NULL && listed(s, f, r, t)))) {
+			if (text == NULL)
+				text = task_text(texts, r, t);
+			if (n++ > 0)
+				buf_append(&b, ",", 1);
+			buf_append(&b, text, strlen(text));
+		}
+		swarmd__task__free_unpacked(t, NULL);
+	}
+	buf_append(&b, "]\n", 2);
+	/* Texts of removed tasks go once they outnumber the tasks. */
+	if (verscache_count(texts) > 2 * store_count(st, OBJ_TASK) + 64)
+		verscache_sweep(texts);
+	*len = b.len;
+	return buf_steal(&b);
+}
+
 void h_tasks_list(struct api_req *req)
 {
 	static const char *const keys[] = {"id",    "name",	     "service",
@@ -156,7 +221,8 @@ void h_tasks_list(struct api_req *req)
 	struct swarm *s = api_swarm(req);
 	struct filters f;
 	struct sw_err err;
-	struct json_object *list;
+	size_t len;
+	char *body;
 
 	if (!api_require_manager(req))
 		return;
@@ -167,23 +233,9 @@ void h_tasks_list(struct api_req *req)
 		api_reply_error(req, &err);
 		return;
 	}
-	list = json_object_new_array();
-	for (const struct store_record *r = store_first(swarm_store(s),
-							OBJ_TASK);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = tasks_unpack(r);
-		struct task_view tv = {r, t, s, -1};
-
-		if (t != NULL) {
-			tv.spec_version = service_version(s, t->service_id);
-			if (task_matches(&f, &tv))
-				json_object_array_add(list,
-						      codec_task_to_json(r, t));
-		}
-		swarmd__task__free_unpacked(t, NULL);
-	}
+	body = render_list(req, &f, &len);
 	filters_free(&f);
-	api_reply_json(req, 200, list);
+	api_reply_json_text(req, 200, body, len);
 }
 
 void h_tasks_inspect(struct api_req *req)

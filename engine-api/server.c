@@ -19,6 +19,7 @@
 #include "engine-api/server_priv.h"
 #include "engine-api/stream.h"
 #include "lib/alloc.h"
+#include "lib/verscache.h"
 #include "lib/log.h"
 
 /* A request waiting for an asynchronous answer, linked on the server so
@@ -42,6 +43,7 @@ struct api_server {
 	size_t n_upgrades;
 	struct api_execs *execs;
 	struct svclist *svclist;
+	struct verscache *task_texts; /* GET /tasks: each task's JSON */
 	struct localnets *localnets; /* opened on first use */
 	int open_handles;
 	bool stopping;
@@ -134,6 +136,11 @@ void api_server_track_upgrade(struct api_server *s, struct api_upgrade *u,
 struct svclist *api_server_svclist(struct api_server *s)
 {
 	return s->svclist;
+}
+
+struct verscache *api_server_task_texts(struct api_server *s)
+{
+	return s->task_texts;
 }
 
 struct api_execs *api_server_execs(struct api_server *s)
@@ -442,6 +449,7 @@ struct api_server *api_server_new(uv_loop_t *loop, struct api_env *env)
 	s->env = env;
 	s->execs = execs_new();
 	s->svclist = svclist_new();
+	s->task_texts = verscache_new(free);
 	env->loop = loop;
 	return s;
 }
@@ -579,6 +587,7 @@ void api_server_free(struct api_server *s)
 	free(s->upgrades);
 	execs_free(s->execs);
 	svclist_free(s->svclist);
+	verscache_free(s->task_texts);
 	localnets_free(s->localnets);
 	free(s);
 }

@@ -45,6 +45,9 @@ void api_upgrade_free(struct api_upgrade *u);
 
 /* The rendered services behind GET /services (engine-api/svclist.h). */
 struct svclist *api_server_svclist(struct api_server *s);
+struct verscache;
+/* Each task's JSON text by record version, for GET /tasks. */
+struct verscache *api_server_task_texts(struct api_server *s);
 
 /* The server's exec instances (engine-api/execs.h). */
 struct api_execs *api_server_execs(struct api_server *s);

@@ -264,6 +264,16 @@ char *jsonx_to_body(struct json_object *obj, size_t *len)
 	return out;
 }
 
+char *jsonx_take_text(struct json_object *obj, size_t drop, size_t *len)
+{
+	char *text = jsonx_to_body(obj, len);
+
+	json_object_put(obj);
+	*len = *len >= drop ? *len - drop : 0;
+	text[*len] = '\0';
+	return text;
+}
+
 void jsonx_add(struct json_object *obj, const char *key,
 	       struct json_object *value)
 {

@@ -40,6 +40,10 @@ int jsonx_get_array(struct json_object *obj, const char *key,
  * newline Docker puts after every JSON body. Returns a malloc'd string and
  * its length in *len (if len is not NULL). */
 char *jsonx_to_body(struct json_object *obj, size_t *len);
+/* jsonx_to_body's text of obj, which it releases, without its last `drop`
+ * bytes (1: the newline; 2: also an object's closing brace, to append
+ * members). Returns a malloc'd string, its length in *len. */
+char *jsonx_take_text(struct json_object *obj, size_t drop, size_t *len);
 
 /* Adds key → new string (NULL stores JSON null). */
 void jsonx_add_string(struct json_object *obj, const char *key,

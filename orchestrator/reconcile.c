@@ -10,8 +10,8 @@
 #include "lib/log.h"
 #include "lib/strmap.h"
 #include "lib/timefmt.h"
+#include "lib/verscache.h"
 #include "orchestrator/services.h"
-#include "orchestrator/taskcache.h"
 
 #define NS_PER_MS 1000000LL
 
@@ -25,7 +25,7 @@ struct reconciler {
 	bool dirty;
 	bool stopping;
 	bool timer_closed;
-	struct taskcache *cache; /* the tasks of the last pass, unpacked */
+	struct verscache *cache; /* the tasks of the last pass, unpacked */
 	bool stale;         /* only task statuses changed since the pass */
 	uint64_t settle_ms; /* how long such changes wait for a pass */
 };
@@ -33,7 +33,7 @@ struct reconciler {
 static void maybe_free(struct reconciler *r)
 {
 	if (r->stopping && r->timer_closed && !r->in_flight) {
-		taskcache_free(r->cache);
+		verscache_free(r->cache);
 		free(r);
 	}
 }
@@ -43,6 +43,7 @@ static void maybe_free(struct reconciler *r)
 #include "orchestrator/scheduler.h"
 
 static void schedule(struct reconciler *r, uint64_t ms);
+static void free_task(void *t);
 static void schedule_within(struct reconciler *r, uint64_t ms);
 static uint64_t settle_after(uint64_t pass_ns);
 
@@ -131,7 +132,25 @@ struct span rc_tasks_of(const struct view *v, const char *svc_id)
 	return sp;
 }
 
-static void load_view(struct view *v, struct swarm *s, struct taskcache *cache)
+static void free_task(void *t)
+{
+	swarmd__task__free_unpacked(t, NULL);
+}
+
+/* r's task, unpacked once per version: a pass unpacks only the tasks that
+ * changed since the one before. A pass may edit the tasks it borrows; it
+ * drops those it changed from the cache (free_view). */
+static Swarmd__Task *cached_task(struct verscache *c,
+				 const struct store_record *r)
+{
+	Swarmd__Task *t = verscache_get(c, r->id, r->version);
+
+	if (t == NULL && (t = tasks_unpack(r)) != NULL)
+		verscache_put(c, r->id, r->version, t);
+	return t;
+}
+
+static void load_view(struct view *v, struct swarm *s, struct verscache *cache)
 {
 	const struct store *st = swarm_store(s);
 	Swarmd__Cluster *cl = swarm_cluster(s, NULL);
@@ -143,7 +162,7 @@ static void load_view(struct view *v, struct swarm *s, struct taskcache *cache)
 	v->tasks = xcalloc(store_count(st, OBJ_TASK) + 1, sizeof(*v->tasks));
 	for (const struct store_record *r = store_first(st, OBJ_TASK);
 	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = taskcache_get(cache, r);
+		Swarmd__Task *t = cached_task(cache, r);
 
 		if (t == NULL)
 			continue;
@@ -156,12 +175,12 @@ static void load_view(struct view *v, struct swarm *s, struct taskcache *cache)
 }
 
 /* The tasks the pass edited go back to the cache to be unpacked afresh. */
-static void free_view(struct view *v, struct taskcache *cache)
+static void free_view(struct view *v, struct verscache *cache)
 {
 	for (size_t i = 0; i < v->n_tasks; i++)
 		if (v->tasks[i].dirty || v->tasks[i].deleted)
-			taskcache_drop(cache, v->tasks[i].rec->id);
-	taskcache_sweep(cache);
+			verscache_drop(cache, v->tasks[i].rec->id);
+	verscache_sweep(cache);
 	free(v->tasks);
 	for (size_t i = 0; i < v->n_nodes; i++)
 		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
@@ -1159,7 +1178,7 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)
 
 	r->loop = loop;
 	r->s = s;
-	r->cache = taskcache_new();
+	r->cache = verscache_new(free_task);
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	r->watcher.data = r;
