@@ -319,11 +319,12 @@ def test_failing_healthcheck_replaces_the_task(sw, cli):
 
     ok(sw.docker("exec", cid, "rm", "/tmp/ok", cli=cli))
 
+    # The agent reports the failure, then the orchestrator wants the task
+    # shut down: two commits, as in SwarmKit, so both are waited for.
     def failed():
         t = api_json(sw, "GET", "/v1.41/tasks/" + first["ID"])
-        return t if t["Status"]["State"] == "failed" else None
-    t = wait_for(failed, 30, "the unhealthy task to fail", interval=0.2)
-    assert t["DesiredState"] == "shutdown"
+        return t if t["Status"]["State"] == "failed" and t["DesiredState"] == "shutdown" else None
+    t = wait_for(failed, 30, "the unhealthy task to fail and be shut down", interval=0.2)
     assert t["Status"]["Err"] == UNHEALTHY
     new = wait_for(lambda: [x for x in running_tasks(sw, "hc") if x["ID"] != first["ID"]],
                    30, "a replacement task")[0]
