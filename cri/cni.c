@@ -1,6 +1,7 @@
 #include "cri/cni.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/alloc.h"
@@ -71,7 +74,7 @@ char *cni_conflist_text(const struct cni_net *n)
 		     "      \"bridge\": ");
 	json_str(&b, n->bridge);
 	buf_puts(&b, ",\n      \"isGateway\": true,\n"
-		     "      \"ipMasq\": true,\n"
+		     "      \"ipMasq\": false,\n"
 		     "      \"hairpinMode\": true,\n"
 		     "      \"ipam\": {\n"
 		     "        \"type\": \"host-local\",\n"
@@ -164,6 +167,50 @@ int cni_link_delete(const char *name, struct sw_err *err)
 	return rc;
 }
 
+extern char **environ;
+
+/* Runs `iptables -w -t nat <op> POSTROUTING <the node's rule>`; returns its
+ * exit status, or -1 when it could not run. */
+static int masquerade_rule(const struct cni_net *n, const char *op)
+{
+	char comment[96];
+	char *argv[] = {"iptables", "-w", "-t", "nat", (char *)op,
+			"POSTROUTING", "-s", (char *)n->subnet, "!", "-o",
+			(char *)n->bridge, "-m", "comment", "--comment", comment,
+			"-j", "MASQUERADE", NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st, rc;
+
+	(void)snprintf(comment, sizeof(comment), "swarmd %s", n->name);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawnp(&pid, "iptables", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0)
+		return -1;
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int cni_masquerade(const struct cni_net *n, bool on, struct sw_err *err)
+{
+	int found = masquerade_rule(n, "-C");
+
+	if (found < 0)
+		return sw_err_set(err, SW_ESYSTEM, "iptables could not run");
+	if (on == (found == 0))
+		return 0;
+	if (masquerade_rule(n, on ? "-A" : "-D") != 0)
+		return sw_err_set(err, SW_ESYSTEM,
+				  "iptables: %s the masquerade rule of %s failed",
+				  on ? "adding" : "deleting", n->subnet);
+	return 0;
+}
+
 int cni_teardown(const char *conf_dir, const struct cni_net *n,
 		 struct sw_err *err)
 {
@@ -177,6 +224,8 @@ int cni_teardown(const char *conf_dir, const struct cni_net *n,
 		rc = cni_link_delete(n->bridge, err);
 	if (rc == 0)
 		rc = fsutil_remove_all(ipam, err);
+	if (rc == 0)
+		rc = cni_masquerade(n, false, err);
 	free(ipam);
 	free(path);
 	return rc;

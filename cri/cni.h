@@ -11,6 +11,7 @@
 #ifndef CRI_CNI_H
 #define CRI_CNI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/err.h"
@@ -50,8 +51,16 @@ int cni_write_conflist(const char *conf_dir, const struct cni_net *n,
  * missing interface is not an error. */
 int cni_link_delete(const char *name, struct sw_err *err);
 
-/* Removes one node's network: the conflist, the bridge and the host-local
- * state of the network. Pods must be gone first. Blocking. */
+/* Adds (on) or removes the one nat rule that masquerades what leaves the
+ * node's subnet by another interface, as Docker has one per bridge (the
+ * bridge plugin's ipMasq would add a chain and rules per pod, with several
+ * iptables runs at each pod's set-up and tear-down). Idempotent; runs
+ * iptables, blocking. */
+int cni_masquerade(const struct cni_net *n, bool on, struct sw_err *err);
+
+/* Removes one node's network: the conflist, the bridge, the host-local
+ * state of the network and its masquerade rule. Pods must be gone first.
+ * Blocking. */
 int cni_teardown(const char *conf_dir, const struct cni_net *n,
 		 struct sw_err *err);
 

@@ -18,6 +18,7 @@
 #include "cri/client.h"
 #include "cri/cni.h"
 #include "lib/alloc.h"
+#include "lib/log.h"
 #include "lib/buf.h"
 #include "lib/fsutil.h"
 
@@ -3058,6 +3059,7 @@ struct executor *executor_cri_new(uv_loop_t *loop, const char *socket,
 {
 	struct exec_cri *ex;
 	struct net_names nn;
+	struct sw_err merr;
 	char *abs;
 
 	if (config_check(cfg, err) != 0 ||
@@ -3069,6 +3071,9 @@ struct executor *executor_cri_new(uv_loop_t *loop, const char *socket,
 			free(nn.ipam_dir);
 			return NULL;
 		}
+		/* Tasks still run without it; they cannot reach out. */
+		if (cni_masquerade(&nn.net, true, &merr) != 0)
+			log_warn("executor: %s", merr.msg);
 		free(nn.ipam_dir);
 	}
 	ex = xcalloc(1, sizeof(*ex));
