@@ -110,6 +110,24 @@ def cni_nat_cleanup(net_names=None):
     return len(batch)
 
 
+def node_masquerade_cleanup(net_names):
+    """Deletes the one masquerade rule per node network that swarmd adds
+    (comment "swarmd <network>"; a node stopped without leaving keeps it)
+    for the given network names whose bridge is gone. Returns how many."""
+    p = subprocess.run(["iptables", "-t", "nat", "-S", "POSTROUTING"],
+                       capture_output=True, text=True)
+    gone = 0
+    for line in p.stdout.splitlines():
+        m = re.search(r'! -o (\S+) .*--comment "swarmd (swarmd-[0-9a-z]+)" -j MASQUERADE$', line)
+        if not m or m.group(2) not in net_names:
+            continue
+        if subprocess.run(["ip", "link", "show", m.group(1)], capture_output=True).returncode == 0:
+            continue
+        subprocess.run(["iptables", "-t", "nat", "-D"] + shlex.split(line)[1:], capture_output=True)
+        gone += 1
+    return gone
+
+
 class Engine:
     """Common parts: a keep-alive API connection and JSON helpers."""
 
@@ -240,6 +258,7 @@ class Swarmd(Engine):
         # leave their masquerade rules behind once the node is gone.
         if nets:
             cni_nat_cleanup(nets)
+            node_masquerade_cleanup(nets)
 
 
 class Dockerd(Engine):
