@@ -17,6 +17,7 @@
 #include "lib/alloc.h"
 #include "lib/buf.h"
 #include "lib/fsutil.h"
+#include "lib/log.h"
 
 enum {
 	SUBNET_COUNT = 16384, /* the /24s of 100.64.0.0/10 */
@@ -169,12 +170,13 @@ int cni_link_delete(const char *name, struct sw_err *err)
 
 extern char **environ;
 
-/* Runs `iptables -w -t nat <op> POSTROUTING <the node's rule>`; returns its
- * exit status, or -1 when it could not run. */
+/* Runs `iptables -w 5 -t nat <op> POSTROUTING <the node's rule>`; returns
+ * its exit status, or -1 when it could not run. Blocking (at most the 5 s
+ * lock wait): it runs when a node's executor starts or leaves. */
 static int masquerade_rule(const struct cni_net *n, const char *op)
 {
 	char comment[96];
-	char *argv[] = {"iptables", "-w", "-t", "nat", (char *)op,
+	char *argv[] = {"iptables", "-w", "5", "-t", "nat", (char *)op,
 			"POSTROUTING", "-s", (char *)n->subnet, "!", "-o",
 			(char *)n->bridge, "-m", "comment", "--comment", comment,
 			"-j", "MASQUERADE", NULL};
@@ -200,8 +202,11 @@ int cni_masquerade(const struct cni_net *n, bool on, struct sw_err *err)
 {
 	int found = masquerade_rule(n, "-C");
 
-	if (found < 0)
-		return sw_err_set(err, SW_ESYSTEM, "iptables could not run");
+	/* -C answers 0 (there) or 1 (absent); anything else is a failure. */
+	if (found < 0 || found > 1)
+		return sw_err_set(err, SW_ESYSTEM,
+				  "iptables could not check the masquerade "
+				  "rule of %s", n->subnet);
 	if (on == (found == 0))
 		return 0;
 	if (masquerade_rule(n, on ? "-A" : "-D") != 0)
@@ -216,6 +221,7 @@ int cni_teardown(const char *conf_dir, const struct cni_net *n,
 {
 	char *path = xasprintf("%s/%s", conf_dir, CNI_CONFLIST_NAME);
 	char *ipam = xasprintf("%s/%s", n->ipam_dir, n->name);
+	struct sw_err why;
 	int rc = 0;
 
 	if (unlink(path) == -1 && errno != ENOENT)
@@ -224,8 +230,9 @@ int cni_teardown(const char *conf_dir, const struct cni_net *n,
 		rc = cni_link_delete(n->bridge, err);
 	if (rc == 0)
 		rc = fsutil_remove_all(ipam, err);
-	if (rc == 0)
-		rc = cni_masquerade(n, false, err);
+	/* As at set-up, a host without iptables only loses the rule. */
+	if (rc == 0 && cni_masquerade(n, false, &why) != 0)
+		log_warn("network %s: %s", n->name, why.msg);
 	free(ipam);
 	free(path);
 	return rc;

@@ -55,12 +55,12 @@ int cni_link_delete(const char *name, struct sw_err *err);
  * node's subnet by another interface, as Docker has one per bridge (the
  * bridge plugin's ipMasq would add a chain and rules per pod, with several
  * iptables runs at each pod's set-up and tear-down). Idempotent; runs
- * iptables, blocking. */
+ * iptables, blocking up to its 5 s lock wait. */
 int cni_masquerade(const struct cni_net *n, bool on, struct sw_err *err);
 
 /* Removes one node's network: the conflist, the bridge, the host-local
- * state of the network and its masquerade rule. Pods must be gone first.
- * Blocking. */
+ * state of the network and its masquerade rule (a failure there is only
+ * logged). Pods must be gone first. Blocking. */
 int cni_teardown(const char *conf_dir, const struct cni_net *n,
 		 struct sw_err *err);
 

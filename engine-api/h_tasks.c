@@ -151,39 +151,40 @@ static bool task_matches(const struct filters *f, const struct task_view *tv)
 	       filters_match_any(f, "label", match_label, tv);
 }
 
-/* The task's JSON text, rendered once per record version. */
-static const char *task_text(struct verscache *c, const struct store_record *r,
-			     const Swarmd__Task *t)
+/* Renders t's JSON text and keeps it for r's version. */
+static const char *render_task(struct verscache *c,
+			       const struct store_record *r,
+			       const Swarmd__Task *t)
 {
-	char *text = verscache_get(c, r->id, r->version);
 	size_t len;
+	char *text = jsonx_take_text(codec_task_to_json(r, t), 1, &len);
 
-	if (text == NULL) {
-		text = jsonx_take_text(codec_task_to_json(r, t), 1, &len);
-		verscache_put(c, r->id, r->version, text);
-	}
+	verscache_put(c, r->id, r->version, text);
 	return text;
 }
 
-/* Whether the task goes into the list; a task is unpacked only to filter
- * it or to render it the first time. */
-static bool listed(struct swarm *s, const struct filters *f,
+/* Whether the task goes into the list; up_to_date: the filter asks for
+ * the service's spec version. */
+static bool listed(struct swarm *s, const struct filters *f, bool up_to_date,
 		   const struct store_record *r, const Swarmd__Task *t)
 {
 	struct task_view tv = {r, t, s, -1};
 
-	if (filters_get(f, "_up-to-date") != NULL)
+	if (up_to_date)
 		tv.spec_version = service_version(s, t->service_id);
 	return task_matches(f, &tv);
 }
 
-/* The JSON array of the tasks that pass f, joined from cached texts. */
+/* The JSON array of the tasks that pass f, joined from texts rendered once
+ * per task version; a task is unpacked only to filter it or to render it
+ * the first time. */
 static char *render_list(struct api_req *req, const struct filters *f,
 			 size_t *len)
 {
 	struct swarm *s = api_swarm(req);
 	const struct store *st = swarm_store(s);
 	struct verscache *texts = api_server_task_texts(req->srv);
+	bool up_to_date = filters_get(f, "_up-to-date") != NULL;
 	size_t n = 0;
 	struct buf b;
 
@@ -196,9 +197,10 @@ static char *render_list(struct api_req *req, const struct filters *f,
 							     : NULL;
 
 		if ((t != NULL || text != NULL) &&
-		    (f->n == 0 || (t != NULL && listed(s, f, r, t)))) {
+		    (f->n == 0 ||
+		     (t != NULL && listed(s, f, up_to_date, r, t)))) {
 			if (text == NULL)
-				text = task_text(texts, r, t);
+				text = render_task(texts, r, t);
 			if (n++ > 0)
 				buf_append(&b, ",", 1);
 			buf_append(&b, text, strlen(text));
@@ -206,9 +208,7 @@ static char *render_list(struct api_req *req, const struct filters *f,
 		swarmd__task__free_unpacked(t, NULL);
 	}
 	buf_append(&b, "]\n", 2);
-	/* Texts of removed tasks go once they outnumber the tasks. */
-	if (verscache_count(texts) > 2 * store_count(st, OBJ_TASK) + 64)
-		verscache_sweep(texts);
+	verscache_trim(texts, store_count(st, OBJ_TASK));
 	*len = b.len;
 	return buf_steal(&b);
 }

@@ -130,9 +130,10 @@ char *svclist_render(struct svclist *c, const struct store *st, bool status,
 	buf_append(&b, "]\n", 2);
 	free(picks);
 	strmap_free(picked);
-	/* Heads of removed services go once they outnumber the services. */
-	if (verscache_count(c->heads) > 2 * store_count(st, OBJ_SERVICE) + 64)
-		verscache_sweep(c->heads);
+	/* Heads of removed services (and, rarely, of live ones a filter
+	 * left out: they are rendered again) go once they outnumber the
+	 * services. */
+	verscache_trim(c->heads, store_count(st, OBJ_SERVICE));
 	*len = b.len;
 	return buf_steal(&b);
 }

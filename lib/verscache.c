@@ -7,7 +7,7 @@
 #include "lib/strmap.h"
 
 struct entry {
-	char *id; /* owned by the map */
+	char *id; /* a copy, for rebuilding the map */
 	uint64_t version;
 	void *value; /* NULL: none kept */
 	bool seen;   /* asked for since the last sweep */
@@ -131,4 +131,10 @@ void verscache_sweep(struct verscache *c)
 		rebuild(c);
 	for (size_t i = 0; i < c->n; i++)
 		c->e[i].seen = false;
+}
+
+void verscache_trim(struct verscache *c, size_t live)
+{
+	if (c->n > 2 * live + 64)
+		verscache_sweep(c);
 }

@@ -16,7 +16,7 @@ struct verscache *verscache_new(void (*free_value)(void *value));
 void verscache_free(struct verscache *c);
 
 /* The value kept for id at version, or NULL (none, or made from another
- * version). Marks id as asked for. Borrowed until the next put, drop or
+ * version). Marks id as asked for. Borrowed until a put or drop of id, or a
  * sweep. */
 void *verscache_get(struct verscache *c, const char *id, uint64_t version);
 /* Keeps value (owned from now on) for id at version. */
@@ -28,5 +28,9 @@ void verscache_drop(struct verscache *c, const char *id);
 size_t verscache_count(const struct verscache *c);
 /* Drops the entries not asked for since the last sweep. */
 void verscache_sweep(struct verscache *c);
+/* For caches asked for only some records per walk (filtered lists):
+ * sweeps once the IDs known outnumber twice the live records (plus 64), so
+ * entries of records gone are dropped and live ones rarely. */
+void verscache_trim(struct verscache *c, size_t live);
 
 #endif

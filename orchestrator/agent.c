@@ -219,8 +219,7 @@ int agent_apply_reports(struct swarm *s, const char *node_id,
 	if (n == 0)
 		return 1;
 	change_init(&c, timefmt_now_ns());
-	for (size_t i = 0; i < n; i++)
-		taskstatus_patch(&c, node_id, &r[i]);
+	taskstatus_patch(&c, node_id, r, n);
 	rc = swarm_propose(s, &c, cb, data, err);
 	change_free(&c);
 	return rc;
@@ -774,11 +773,11 @@ static void retry_removals(struct agent *a)
 
 static void run_pass(struct agent *a)
 {
-	retry_removals(a);
 	size_t n = strmap_count(a->mine), pos = 0, k = 0;
 	char **ids = xcalloc(n + 1, sizeof(*ids));
 	const char *id;
 
+	retry_removals(a);
 	/* Copied first: driving a task may change the set. */
 	while ((id = strmap_next(a->mine, &pos, NULL)) != NULL && k < n)
 		ids[k++] = xstrdup(id);
@@ -787,7 +786,7 @@ static void run_pass(struct agent *a)
 		    store_get(swarm_store(a->s), OBJ_TASK, ids[i]);
 		Swarmd__Task *t = r ? tasks_unpack(r) : NULL;
 
-		if (t != NULL && mine(a, t))
+		if (t != NULL)
 			drive(a, r, t);
 		swarmd__task__free_unpacked(t, NULL);
 		free(ids[i]);
@@ -825,18 +824,19 @@ static void adopt(struct agent *a, const struct exec_found *f)
  * replaced. */
 static void fail_vanished(struct agent *a)
 {
-	for (const struct store_record *r =
-		     store_first(swarm_store(a->s), OBJ_TASK);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = tasks_on_node(r, a->node_id) ? tasks_unpack(r)
-							      : NULL;
+	size_t pos = 0;
+	const char *id;
+	struct task_peek pk;
 
-		if (t != NULL && mine(a, t) && find(a, r->id) == NULL &&
-		    t->state >= TASK_STARTING && !task_state_terminal(t->state))
-			report(a, r->id, TASK_FAILED, "started",
+	while ((id = strmap_next(a->mine, &pos, NULL)) != NULL) {
+		const struct store_record *r =
+		    store_get(swarm_store(a->s), OBJ_TASK, id);
+
+		if (r != NULL && tasks_peek(r, &pk) && find(a, id) == NULL &&
+		    pk.state >= TASK_STARTING && !task_state_terminal(pk.state))
+			report(a, id, TASK_FAILED, "started",
 			       "task container vanished while swarmd was "
 			       "down");
-		swarmd__task__free_unpacked(t, NULL);
 	}
 }
 
@@ -928,10 +928,10 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 	for (size_t i = 0; i < n; i++) {
 		if (evs[i].kind != OBJ_TASK)
 			continue;
-		track(a, &evs[i]);
-		if (evs[i].type == STORE_EVENT_DELETE && evs[i].old != NULL &&
-		    tasks_on_node(evs[i].old, a->node_id))
+		if (evs[i].type == STORE_EVENT_DELETE &&
+		    strmap_find(a->mine, evs[i].id) != NULL)
 			remove_task(a, get(a, evs[i].id));
+		track(a, &evs[i]);
 	}
 	kick(a, 0);
 }

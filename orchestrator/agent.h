@@ -24,7 +24,6 @@
 
 struct agent;
 
-
 /* Where reports go instead of a local proposal. Returns 0 and calls
  * cb(cb_data, status, err) exactly once later (status != 0: not written,
  * the agent sends them again from the newer state), or -kind with err set

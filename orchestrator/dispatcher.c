@@ -609,8 +609,7 @@ static void gather(struct dsession *ss, uint64_t seq,
 		b->d = d;
 		change_init(&b->c, timefmt_now_ns());
 	}
-	for (size_t i = 0; i < n; i++)
-		taskstatus_patch(&b->c, ss->node_id, &r[i]);
+	taskstatus_patch(&b->c, ss->node_id, r, n);
 	if (b->n_w == b->cap_w) {
 		b->cap_w = b->cap_w ? 2 * b->cap_w : 16;
 		b->w = xrealloc(b->w, b->cap_w * sizeof(*b->w));

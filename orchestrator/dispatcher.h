@@ -13,8 +13,9 @@
  *   twice the grace to come back first, so a failover moves nothing;
  * - sends a worker its tasks: the whole set at start, then changes as the
  *   store applies them;
- * - applies the worker's task status reports (agent_apply_reports) and
- *   acknowledges each batch.
+ * - gathers the workers' task status reports into one proposal of store
+ *   patches (taskstatus.h) while the previous one commits, and
+ *   acknowledges each report once its entry is applied.
  * The leader's own node is marked ready when it takes over. */
 #ifndef SW_ORCH_DISPATCHER_H
 #define SW_ORCH_DISPATCHER_H

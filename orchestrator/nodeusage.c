@@ -51,16 +51,6 @@ void nodeusage_free(struct nodeusage *u)
 	free(u);
 }
 
-/* Index of the task's node, or -1 for none or a node outside the view. */
-static int64_t index_of(const struct nodeusage *u, const Swarmd__Task *t)
-{
-	const int64_t *i = t->node_id[0] != '\0'
-				   ? strmap_find(u->v->node_index, t->node_id)
-				   : NULL;
-
-	return i != NULL ? *i : -1;
-}
-
 static bool is_live(const Swarmd__Task *t)
 {
 	return rc_runnable(t) && !task_state_terminal(t->state);
@@ -88,7 +78,7 @@ static void add_current(struct nodeusage *u, int64_t i, const Swarmd__Task *t)
 
 void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t)
 {
-	int64_t i = index_of(u, t);
+	int64_t i = rc_node_index(u->v, t->node_id);
 	const Swarmd__TaskSpec *s = t->spec;
 	struct node_total *n;
 
@@ -128,7 +118,7 @@ static void select_service(struct nodeusage *u, const Swarmd__Task *t)
 	sp = rc_tasks_of(u->v, t->service_id);
 	for (size_t k = sp.b; k < sp.e; k++) {
 		const Swarmd__Task *o = u->v->tasks[k].t;
-		int64_t i = index_of(u, o);
+		int64_t i = rc_node_index(u->v, o->node_id);
 
 		if (i >= 0)
 			add_current(u, i, o);

@@ -43,7 +43,6 @@ static void maybe_free(struct reconciler *r)
 #include "orchestrator/scheduler.h"
 
 static void schedule(struct reconciler *r, uint64_t ms);
-static void free_task(void *t);
 static void schedule_within(struct reconciler *r, uint64_t ms);
 static uint64_t settle_after(uint64_t pass_ns);
 
@@ -89,34 +88,34 @@ static int cmp_service(const void *a, const void *b)
  * starts and how long it is (start << 32 | length). */
 static void index_by_service(struct view *v)
 {
-	struct strmap *number = strmap_new();
 	const char *prev = NULL;
-	int64_t *k = NULL, *slot = NULL;
+	int64_t *k = NULL;
 
-	/* Neighbours mostly share a service (the store keeps creation
-	 * order): look the name up only when it changes. */
+	/* First svc_index numbers the services; neighbours mostly share one
+	 * (the store keeps creation order): look the name up only when it
+	 * changes. */
+	v->svc_index = strmap_new();
 	for (size_t i = 0; i < v->n_tasks; i++) {
 		const char *svc = v->tasks[i].t->service_id;
 
 		if (prev == NULL || strcmp(prev, svc) != 0) {
-			k = strmap_slot(number, svc);
+			k = strmap_slot(v->svc_index, svc);
 			if (*k == 0)
-				*k = (int64_t)strmap_count(number);
+				*k = (int64_t)strmap_count(v->svc_index);
 			prev = svc;
 		}
 		v->tasks[i].svc = (uint32_t)*k;
 		v->tasks[i].order = strmap_hash(v->tasks[i].rec->id);
 	}
-	strmap_free(number);
 	qsort(v->tasks, v->n_tasks, sizeof(*v->tasks), cmp_service);
-	v->svc_index = strmap_new();
+	/* Then it holds each service's run. */
 	for (size_t i = 0; i < v->n_tasks; i++) {
 		if (i == 0 || v->tasks[i].svc != v->tasks[i - 1].svc) {
-			slot = strmap_slot(v->svc_index,
-					   v->tasks[i].t->service_id);
-			*slot = (int64_t)i << 32;
+			k = strmap_slot(v->svc_index,
+					v->tasks[i].t->service_id);
+			*k = (int64_t)i << 32;
 		}
-		(*slot)++;
+		(*k)++;
 	}
 }
 
@@ -189,11 +188,19 @@ static void free_view(struct view *v, struct verscache *cache)
 	strmap_free(v->svc_index);
 }
 
+int64_t rc_node_index(const struct view *v, const char *id)
+{
+	const int64_t *i = id[0] != '\0' ? strmap_find(v->node_index, id)
+					  : NULL;
+
+	return i != NULL ? *i : -1;
+}
+
 static const struct node_rec *node_of(const struct view *v, const char *id)
 {
-	const int64_t *i = strmap_find(v->node_index, id);
+	int64_t i = rc_node_index(v, id);
 
-	return i != NULL ? &v->nodes[*i] : NULL;
+	return i >= 0 ? &v->nodes[i] : NULL;
 }
 
 static bool node_eligible(const struct view *v, const char *id)
@@ -527,8 +534,7 @@ static uint64_t pick_victim(struct pass *p, const char *svc_id,
 		const Swarmd__Task *t = p->v.tasks[i].t;
 		bool running = t->state == TASK_RUNNING;
 
-		if (!rc_runnable(t) ||
-		    !slot_has(set, t->slot))
+		if (!rc_runnable(t) || !slot_has(set, t->slot))
 			continue;
 		if ((best_running && !running) ||
 		    (running == best_running && t->slot > best)) {
@@ -827,11 +833,10 @@ static const char *pick_node(struct pass *p, const Swarmd__Task *t,
 			     size_t counts[SCHED_FILTERS])
 {
 	struct sched_candidate *c = xcalloc(p->v.n_nodes + 1, sizeof(*c));
-	const int64_t *own = t->node_id[0] != '\0'
-				 ? strmap_find(p->v.node_index, t->node_id)
-				 : NULL;
-	size_t k0 = own ? (size_t)*own : 0;
-	size_t k1 = own ? k0 + 1 : t->node_id[0] != '\0' ? 0 : p->v.n_nodes;
+	int64_t own = rc_node_index(&p->v, t->node_id);
+	/* A global task's own node only; none when that node is gone. */
+	size_t k0 = own >= 0 ? (size_t)own : 0;
+	size_t k1 = own >= 0 ? k0 + 1 : t->node_id[0] != '\0' ? 0 : p->v.n_nodes;
 	const char *best = NULL;
 	size_t n = 0;
 	int i;
@@ -909,18 +914,18 @@ static void schedule_group(struct pass *p, const size_t *idx, size_t n)
 		else
 			sched_heap_push(&h, &c);
 	}
+	/* Every node in the heap fits: placing a task changes its own node
+	 * only, which is checked again before it goes back. */
 	while (j < n && sched_heap_pop(&h, &c)) {
-		struct task_rec *tr = &p->v.tasks[idx[j]];
-		int f = check_node(p, c.index, tr->t, &c);
+		struct task_rec *tr = &p->v.tasks[idx[j++]];
+		int f;
 
-		if (f >= 0) {
-			counts[f]++; /* full now: out of the group's play */
-			continue;
-		}
 		assign(p, tr, c.node_id);
-		check_node(p, c.index, tr->t, &c);
-		sched_heap_push(&h, &c);
-		j++;
+		f = check_node(p, c.index, tr->t, &c);
+		if (f >= 0)
+			counts[f]++; /* full now: out of the group's play */
+		else
+			sched_heap_push(&h, &c);
 	}
 	for (; j < n; j++)
 		unplaced(&p->v.tasks[idx[j]], counts);
@@ -1059,7 +1064,6 @@ static void run_pass(struct reconciler *r)
 {
 	struct pass p = {.r = r};
 	struct sw_err err;
-
 	uint64_t t0 = uv_hrtime();
 
 	r->dirty = false;

@@ -60,6 +60,8 @@ struct span {
 	size_t b, e;
 };
 struct span rc_tasks_of(const struct view *v, const char *svc_id);
+/* The index of node id in v->nodes, -1 for "" or a node not in the view. */
+int64_t rc_node_index(const struct view *v, const char *id);
 
 /* Makes the pass wake up again at `at` (ns), unless it wakes earlier. */
 void rc_wake_at(struct view *v, int64_t at);

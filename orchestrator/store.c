@@ -674,20 +674,15 @@ void store_set_patcher(struct store *s, enum obj_kind kind, store_patch_fn fn)
 		s->patchers[kind] = fn;
 }
 
-/* Replaces old (in the index) by a record with its key and a new payload. */
-static void replace_payload(struct store *s, const struct change *c,
-			    struct store_node *old, const void *payload,
-			    size_t len, uint64_t index, struct store_undo *u)
+/* Puts r in the index in place of old (NULL: a new object), for undo and
+ * the watchers. */
+static void index_replace(struct store *s, struct store_node *old,
+			  const struct store_record *r, struct store_undo *u)
 {
-	struct store_record r = old->rec;
-
-	r.version = index;
-	r.updated_ns = c->now_ns;
-	r.payload = payload;
-	r.payload_len = len;
-	index_remove(&s->idx, old);
+	if (old != NULL)
+		index_remove(&s->idx, old);
 	u->old = old;
-	u->cur = node_new(&r);
+	u->cur = node_new(r);
 	index_insert(&s->idx, u->cur);
 }
 
@@ -700,12 +695,18 @@ static void op_patch(struct store *s, const struct change *c,
 	store_patch_fn fn = s->patchers[op->kind];
 	void *payload = NULL;
 	size_t len = 0;
+	struct store_record r;
 
 	if (old == NULL || fn == NULL ||
 	    !fn(old->rec.payload, old->rec.payload_len, op->payload,
 		op->payload_len, c->now_ns, &payload, &len))
 		return;
-	replace_payload(s, c, old, payload, len, index, u);
+	r = old->rec;
+	r.version = index;
+	r.updated_ns = c->now_ns;
+	r.payload = payload;
+	r.payload_len = len;
+	index_replace(s, old, &r, u);
 	free(payload);
 }
 
@@ -739,11 +740,7 @@ static int op_put(struct store *s, const struct change *c,
 	    .payload = op->payload,
 	    .payload_len = op->payload_len,
 	};
-	if (old != NULL)
-		index_remove(&s->idx, old);
-	u->old = old;
-	u->cur = node_new(&r);
-	index_insert(&s->idx, u->cur);
+	index_replace(s, old, &r, u);
 	return 0;
 }
 

@@ -8,7 +8,7 @@
 #include "orchestrator/objects.pb-c.h"
 #include "orchestrator/task.h"
 
-void taskstatus_patch(struct change *c, const char *node_id,
+static void patch_one(struct change *c, const char *node_id,
 		      const struct agent_report *r)
 {
 	Swarmd__TaskStatus ts = SWARMD__TASK_STATUS__INIT;
@@ -29,6 +29,13 @@ void taskstatus_patch(struct change *c, const char *node_id,
 	swarmd__task_status__pack(&ts, buf);
 	change_patch(c, OBJ_TASK, r->id, buf, len);
 	free(buf);
+}
+
+void taskstatus_patch(struct change *c, const char *node_id,
+		      const struct agent_report *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		patch_one(c, node_id, &r[i]);
 }
 
 static void set_str(char **slot, const char *value)

@@ -24,9 +24,9 @@ struct agent_report {
 	bool has_container;
 };
 
-/* Appends to c the patch of r's task by node node_id. */
+/* Appends to c the patches of the n reports r[] of node node_id. */
 void taskstatus_patch(struct change *c, const char *node_id,
-		      const struct agent_report *r);
+		      const struct agent_report *r, size_t n);
 
 /* The store's patcher for tasks (store_patch_fn): applies the report when
  * the task is on the reporting node and the report is not older than the

@@ -501,10 +501,9 @@ static void kick_cb(uv_idle_t *h)
 	uv_idle_stop(h);
 	if (c->closing)
 		return;
-	if (c->unflushed) {
-		c->unflushed = false;
+	if (c->unflushed && !c->failed)
 		flush(c);
-	}
+	c->unflushed = false;
 	if (!c->kicked)
 		return;
 	c->kicked = false;

@@ -174,18 +174,24 @@ struct roll {
 	size_t groups;
 };
 
-/* old's group has a task of the current spec wanted running (and
- * running, if `running`). */
-static bool has_new(const struct pass *p, const Swarmd__Service *svc,
-		    const Swarmd__Task *old, bool running)
+/* What group_has looks for in a task's group (slot). */
+enum group_want {
+	WANT_ANY,         /* a task wanted running, of any spec */
+	WANT_NEW,         /* one of the current spec */
+	WANT_NEW_RUNNING, /* one of the current spec, running */
+};
+
+static bool group_has(const struct pass *p, const Swarmd__Service *svc,
+		      const Swarmd__Task *old, enum group_want want)
 {
 	const struct span sp = rc_tasks_of(&p->v, old->service_id);
 
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (rc_same_group(t, old) && !outdated(svc, t) &&
-		    rc_runnable(t) && (!running || t->state == TASK_RUNNING))
+		if (rc_same_group(t, old) && rc_runnable(t) &&
+		    (want == WANT_ANY || !outdated(svc, t)) &&
+		    (want != WANT_NEW_RUNNING || t->state == TASK_RUNNING))
 			return true;
 	}
 	return false;
@@ -237,8 +243,7 @@ static size_t stopping_old(const struct pass *p, const struct store_record *rec,
 	for (size_t i = sp.b; i < sp.e; i++) {
 		const Swarmd__Task *t = p->v.tasks[i].t;
 
-		if (!rc_runnable(t) &&
-		    updater_occupies(svc, t))
+		if (!rc_runnable(t) && updater_occupies(svc, t))
 			n++;
 	}
 	return n;
@@ -260,7 +265,7 @@ static size_t awaiting_new(const struct pass *p, const struct store_record *rec,
 
 		if (outdated(svc, t) && t->desired_state == TASK_SHUTDOWN &&
 		    task_state_terminal(t->state) &&
-		    t->timestamp_ns >= started && !has_new(p, svc, t, false))
+		    t->timestamp_ns >= started && !group_has(p, svc, t, WANT_ANY))
 			n++;
 	}
 	return n;
@@ -274,7 +279,7 @@ static void retire_replaced(struct pass *p, const Swarmd__Service *svc,
 	for (size_t i = 0; i < r->n_old; i++) {
 		struct task_rec *tr = r->old[i];
 
-		if (tr != NULL && has_new(p, svc, tr->t, true)) {
+		if (tr != NULL && group_has(p, svc, tr->t, WANT_NEW_RUNNING)) {
 			rc_set_desired(tr, TASK_SHUTDOWN);
 			r->old[i] = NULL;
 		}
@@ -369,7 +374,7 @@ static void next_batch(struct pass *p, const struct store_record *rec,
 	for (size_t i = 0; i < r->n_old && (batch == 0 || done < batch); i++) {
 		struct task_rec *tr = r->old[i];
 
-		if (tr == NULL || has_new(p, svc, tr->t, false))
+		if (tr == NULL || group_has(p, svc, tr->t, WANT_NEW))
 			continue;
 		if (start_first(svc))
 			rc_new_task(p, rec, svc, tr->t->slot,

@@ -43,7 +43,7 @@ static bool merge(struct packed *task, const char *node, int state,
 
 	strcpy(r.message, "msg");
 	change_init(&c, now);
-	taskstatus_patch(&c, node, &r);
+	taskstatus_patch(&c, node, &r, 1);
 	assert_int_equal(c.n_ops, 1);
 	assert_int_equal(c.ops[0].type, CHANGE_PATCH);
 	assert_string_equal(c.ops[0].id, "t1");
