@@ -20,6 +20,7 @@ struct MHD_Response;
 struct api_server;
 struct api_body_sink;
 struct api_upgrade;
+struct api_route;
 
 enum api_method {
 	API_GET = 1,
@@ -55,6 +56,7 @@ struct api_req {
 	bool body_paused;               /* the sink asked for a pause */
 	bool body_ended;                /* the sink's end has been called */
 	struct api_upgrade *upgrade;    /* a 101 answer's hand-over, owned */
+	const struct api_route *route;  /* set while a read barrier runs */
 };
 
 typedef void (*api_handler)(struct api_req *req);

@@ -27,6 +27,9 @@ struct api_route {
 	enum api_method method;
 	const char *pattern;
 	api_handler handler;
+	/* Reads the cluster's objects: on a follower manager the handler runs
+	 * after a read barrier with the leader (swarm_read_barrier). */
+	bool cluster_read;
 };
 
 /* Strips a leading "/vMAJOR.MINOR" segment. Returns true and sets *major,

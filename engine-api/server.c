@@ -21,6 +21,7 @@
 #include "lib/alloc.h"
 #include "lib/verscache.h"
 #include "lib/log.h"
+#include "orchestrator/swarm.h"
 
 /* A request waiting for an asynchronous answer, linked on the server so
  * shutdown can resume it (MHD forbids stopping with suspended ones). */
@@ -232,6 +233,20 @@ static enum MHD_Result queue_answer(struct api_req *req)
 	return rc;
 }
 
+/* The handler of a cluster read runs once this manager caught up with the
+ * leader; if the leader was lost meanwhile, it answers from what this
+ * store has, as it would with no leader known. */
+static void after_read_barrier(void *data, int status, const struct sw_err *err)
+{
+	struct api_req *req = data;
+
+	if (status != 0)
+		log_debug("read barrier: %s", err->msg);
+	if (!req->closed)
+		req->route->handler(req);
+	api_req_unref(req);
+}
+
 /* Routes the request and calls its handler, after the version checks. */
 static void dispatch(struct api_req *req)
 {
@@ -258,6 +273,14 @@ static void dispatch(struct api_req *req)
 	if (route == NULL) {
 		api_reply_errorf(req, SW_ENOTFOUND, "page not found");
 		return;
+	}
+	if (route->cluster_read && req->srv->env->swarm != NULL) {
+		req->route = route;
+		api_req_ref(req);
+		if (swarm_read_barrier(req->srv->env->swarm, after_read_barrier,
+				       req))
+			return;
+		api_req_unref(req);
 	}
 	route->handler(req);
 }

@@ -244,37 +244,55 @@ static int ensure_link(struct forwarder *f, const char *addr,
 	return 0;
 }
 
+/* Queues m (its seq is set here) for the leader at leader_addr. */
+static int queue_request(struct forwarder *f, const char *leader_addr,
+			 Swarmd__ForwardRequest *m, forward_cb cb, void *data,
+			 struct sw_err *err)
+{
+	struct fwd_req *r;
+
+	if (ensure_link(f, leader_addr, err) != 0)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	r->seq = f->next_seq++;
+	r->state = FWD_QUEUED;
+	r->cb = cb;
+	r->data = data;
+	m->seq = r->seq;
+	r->len = protobuf_c_message_get_packed_size(&m->base);
+	r->frame = xmalloc(r->len ? r->len : 1);
+	protobuf_c_message_pack(&m->base, r->frame);
+	r->next = f->reqs;
+	f->reqs = r;
+	if (!f->link->dialing)
+		send_queued(f);
+	return 0;
+}
+
 int forwarder_propose(struct forwarder *f, const char *leader_addr,
 		      const struct change *c, forward_cb cb, void *data,
 		      struct sw_err *err)
 {
 	Swarmd__ForwardRequest m = SWARMD__FORWARD_REQUEST__INIT;
 	struct raft_buffer buf;
-	struct fwd_req *r;
+	int rc;
 
 	if (change_encode(c, &buf, err) != 0)
 		return -1;
-	if (ensure_link(f, leader_addr, err) != 0) {
-		raft_free(buf.base);
-		return -1;
-	}
-	r = xcalloc(1, sizeof(*r));
-	r->seq = f->next_seq++;
-	r->state = FWD_QUEUED;
-	r->cb = cb;
-	r->data = data;
-	m.seq = r->seq;
 	m.change.data = buf.base;
 	m.change.len = buf.len;
-	r->len = protobuf_c_message_get_packed_size(&m.base);
-	r->frame = xmalloc(r->len);
-	protobuf_c_message_pack(&m.base, r->frame);
+	rc = queue_request(f, leader_addr, &m, cb, data, err);
 	raft_free(buf.base);
-	r->next = f->reqs;
-	f->reqs = r;
-	if (!f->link->dialing)
-		send_queued(f);
-	return 0;
+	return rc;
+}
+
+int forwarder_barrier(struct forwarder *f, const char *leader_addr,
+		      forward_cb cb, void *data, struct sw_err *err)
+{
+	Swarmd__ForwardRequest m = SWARMD__FORWARD_REQUEST__INIT;
+
+	m.read_index = true;
+	return queue_request(f, leader_addr, &m, cb, data, err);
 }
 
 void forwarder_free(struct forwarder *f)
@@ -348,6 +366,22 @@ static void srv_done(void *arg, int status, uint64_t index,
 		free(s);
 }
 
+/* Proposes c (NULL: a read barrier) and answers request seq when done. */
+static void serve_op(struct fwd_srv *s, uint64_t seq, const struct change *c)
+{
+	struct fwd_op *op = xcalloc(1, sizeof(*op));
+	struct sw_err err;
+
+	op->srv = s;
+	op->seq = seq;
+	s->pending++;
+	if (s->propose(s->data, c, srv_done, op, &err) != 0) {
+		s->pending--;
+		free(op);
+		srv_reply(s, seq, 0, &err);
+	}
+}
+
 static void srv_frame(struct transport_conn *c, const void *p, size_t len)
 {
 	struct fwd_srv *s = transport_conn_data(c);
@@ -355,10 +389,14 @@ static void srv_frame(struct transport_conn *c, const void *p, size_t len)
 	    swarmd__forward_request__unpack(NULL, len, p);
 	struct change ch;
 	struct sw_err err;
-	struct fwd_op *op;
 
 	if (m == NULL) {
 		transport_conn_close(c);
+		return;
+	}
+	if (m->read_index) {
+		serve_op(s, m->seq, NULL);
+		swarmd__forward_request__free_unpacked(m, NULL);
 		return;
 	}
 	if (change_decode(m->change.data, m->change.len, &ch, &err) != 0) {
@@ -367,15 +405,7 @@ static void srv_frame(struct transport_conn *c, const void *p, size_t len)
 		swarmd__forward_request__free_unpacked(m, NULL);
 		return;
 	}
-	op = xcalloc(1, sizeof(*op));
-	op->srv = s;
-	op->seq = m->seq;
-	s->pending++;
-	if (s->propose(s->data, &ch, srv_done, op, &err) != 0) {
-		s->pending--;
-		free(op);
-		srv_reply(s, m->seq, 0, &err);
-	}
+	serve_op(s, m->seq, &ch);
 	change_free(&ch);
 	swarmd__forward_request__free_unpacked(m, NULL);
 }

@@ -7,7 +7,8 @@
  * index, so whoever wrote through this manager reads the write from it
  * right after (read-your-writes). A connection lost while a write is in
  * flight fails it with UNAVAILABLE: its outcome is unknown, as with a
- * leadership change on the leader. */
+ * leadership change on the leader. The same channel carries read barriers
+ * (no change; the leader answers its applied index). */
 #ifndef SW_ORCH_FORWARD_H
 #define SW_ORCH_FORWARD_H
 
@@ -38,6 +39,13 @@ int forwarder_propose(struct forwarder *f, const char *leader_addr,
 		      const struct change *c, forward_cb cb, void *data,
 		      struct sw_err *err);
 
+/* A read barrier: asks the leader at leader_addr for the index its reads
+ * see and completes once the local store has applied it, so a read made
+ * here afterwards sees every write the leader had applied when it answered.
+ * 0 and cb fires once, later; or -kind with err set. */
+int forwarder_barrier(struct forwarder *f, const char *leader_addr,
+		      forward_cb cb, void *data, struct sw_err *err);
+
 /* The local store applied everything up to index: completes the writes
  * that were waiting for it. */
 void forwarder_applied(struct forwarder *f, uint64_t index);
@@ -50,7 +58,8 @@ void forwarder_free(struct forwarder *f);
 
 typedef void (*forward_done_cb)(void *arg, int status, uint64_t index,
 				const struct sw_err *err);
-/* Proposes c on the leader: 0 and done fires once later, or -kind. */
+/* Proposes c on the leader: 0 and done fires once later, or -kind. A NULL
+ * c is a read barrier: done gets the index the leader's reads see. */
 typedef int (*forward_propose_fn)(void *data, const struct change *c,
 				  forward_done_cb done, void *arg,
 				  struct sw_err *err);

@@ -1842,6 +1842,22 @@ int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb,
 	return 0;
 }
 
+bool swarm_read_barrier(struct swarm *s, swarm_cb cb, void *data)
+{
+	const char *leader = swarm_leader_addr(s);
+	struct sw_err err;
+
+	if (s->cons == NULL || s->fwd == NULL || leader == NULL ||
+	    consensus_is_ready(s->cons) ||
+	    swarm_leader_raft_id(s) == s->raft_id)
+		return false;
+	if (forwarder_barrier(s->fwd, leader, cb, data, &err) != 0) {
+		log_debug("read barrier: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
 /* A follower's write, proposed here (the leader), answered unwrapped. */
 struct raw_write {
 	struct consensus_propose_req req;
@@ -1869,6 +1885,10 @@ static int propose_for_follower(void *data, const struct change *c,
 		return sw_err_set(err, SW_EUNAVAILABLE,
 				  "rpc error: code = Unavailable desc = this "
 				  "manager is not the leader");
+	if (c == NULL) {
+		done(arg, 0, store_applied_index(s->store), NULL);
+		return 0;
+	}
 	w = xcalloc(1, sizeof(*w));
 	w->done = done;
 	w->arg = arg;

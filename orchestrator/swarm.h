@@ -191,6 +191,15 @@ int swarm_update_node(struct swarm *s, const char *id, uint64_t version,
 int swarm_remove_node(struct swarm *s, const char *id, bool force,
 		      swarm_cb cb, void *data, struct sw_err *err);
 
+/* Makes a read on this manager see what the leader has applied (dockerd
+ * sends every control read to the leader; a follower's own store may lag
+ * it, and a read-modify-write would then carry a stale version). Returns
+ * false when the read can go ahead now: this node leads, is no manager,
+ * knows no leader or cannot send to it. Otherwise true, and cb fires once
+ * from the loop: status 0 once this store caught up, else the error (the
+ * leader was lost; the caller may still read what it has). */
+bool swarm_read_barrier(struct swarm *s, swarm_cb cb, void *data);
+
 /* State and identity. Strings are borrowed from s. */
 enum swarm_state swarm_get_state(const struct swarm *s);
 const char *swarm_node_id(const struct swarm *s);

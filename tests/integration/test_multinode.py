@@ -270,6 +270,33 @@ def test_writes_on_a_follower(lab):
     ok(m2.docker("service", "rm", "fwv"))
 
 
+def test_reads_on_a_follower_see_the_leaders_writes(lab):
+    """Each write on the leader is seen by the next read on every follower,
+    and a read-modify-write through a follower right after one through the
+    leader carries the current version (dockerd reads at the leader)."""
+    by_id = {lab.ids[n.name]: n for n in lab.managers}
+    leader = by_id[leader_of(lab.managers[0])]
+    followers = [m for m in lab.managers if m is not leader]
+    target = lab.ids[lab.workers[0].name]
+    for i in range(20):
+        node = leader.request("GET", "/v1.41/nodes/" + target).json()
+        spec = dict(node["Spec"], Labels=dict(node["Spec"].get("Labels") or {}, round=str(i)))
+        r = leader.request("POST", "/v1.41/nodes/%s/update?version=%d"
+                           % (target, node["Version"]["Index"]), body=spec)
+        assert r.status == 200, r.body
+        written = leader.request("GET", "/v1.41/nodes/" + target).json()["Version"]["Index"]
+        for f in followers:
+            seen = f.request("GET", "/v1.41/nodes/" + target).json()
+            assert (seen["Version"]["Index"], seen["Spec"]["Labels"]["round"]) == \
+                (written, str(i)), (f.name, i)
+    for i in range(6):
+        via = leader if i % 2 == 0 else followers[i % 4 // 2]
+        ok(via.docker("node", "update", "--label-add", "rmw=%d" % i, target))
+    labels = followers[0].request("GET", "/v1.41/nodes/" + target).json()["Spec"]["Labels"]
+    assert labels["rmw"] == "5", labels
+    ok(leader.docker("node", "update", "--label-rm", "round", "--label-rm", "rmw", target))
+
+
 def tasks_by_node(engine, service):
     out = {}
     for t in harness.running_tasks(engine, service):

@@ -320,9 +320,15 @@ def test_cli_logs_and_a_killed_task(pair):
 def test_cli_missing_image(pair):
     pair.cli(harness.CLI28, "service", "create", "-d", "--name", "bad", "nosuchimage:v1")
 
+    # The agent's report (rejected) and the orchestrator's answer to it (desired
+    # shutdown) are two commits in both engines; wait for the second, or the
+    # document depends on which one a poll happens to see.
+    def settled(e):
+        ts = [t for t in by_slot(list_tasks(e, "bad")) if t["Status"]["State"] == "rejected"]
+        return ts if ts and ts[0]["DesiredState"] == "shutdown" else None
+
     def rejected(e):
-        return wait_for(lambda: [t for t in by_slot(list_tasks(e, "bad"))
-                                 if t["Status"]["State"] == "rejected"], 20, "a rejected task")
+        return wait_for(lambda: settled(e), 20, "a rejected task shut down")
     first = pair.both(rejected)
     pair.json_doc("the first rejected task", [ts[0] for ts in first])
     for cli in CLIS:

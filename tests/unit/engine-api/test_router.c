@@ -197,15 +197,15 @@ static void h_two(struct api_req *req)
 }
 
 static const struct api_route table[] = {
-    {API_GET, "/_ping", h_ping},
-    {API_GET, "/services/{id}", h_service},
-    {API_POST, "/services/{id}/update", h_service_update},
-    {API_DELETE, "/services/{id}", h_service_delete},
-    {API_GET, "/images/{name*}/json", h_image_json},
-    {API_POST, "/images/{name*}/tag", h_image_tag},
-    {API_DELETE, "/images/{name*}", h_image_delete},
-    {API_GET, "/a/{x}/b/{y}", h_two},
-    {API_GET, "/p/{a}/{b}/{c}/{d}/{e}", h_two},
+    {API_GET, "/_ping", h_ping, false},
+    {API_GET, "/services/{id}", h_service, false},
+    {API_POST, "/services/{id}/update", h_service_update, false},
+    {API_DELETE, "/services/{id}", h_service_delete, false},
+    {API_GET, "/images/{name*}/json", h_image_json, false},
+    {API_POST, "/images/{name*}/tag", h_image_tag, false},
+    {API_DELETE, "/images/{name*}", h_image_delete, false},
+    {API_GET, "/a/{x}/b/{y}", h_two, false},
+    {API_GET, "/p/{a}/{b}/{c}/{d}/{e}", h_two, false},
 };
 static const size_t ntable = sizeof(table) / sizeof(table[0]);
 
