@@ -339,7 +339,8 @@ static void batch_send(struct dsession *ss, struct batch *b)
  * sessions: refs[first[k] .. first[k + 1]) are the events of the k-th
  * touched node nodes[k] (k found by touched): an upsert when the task is
  * on that node now, a removal when it left it. A commit then costs each
- * touched node its own events only. */
+ * touched node its own events only; merged status reports (PATCH ops)
+ * touch no node. */
 struct ev_ref {
 	size_t ev;
 	bool put;
@@ -409,7 +410,10 @@ static void event_nodes_init(struct event_nodes *en,
 	en->nodes = xcalloc(2 * n + 1, sizeof(*en->nodes));
 	en->touched = strmap_new();
 	for (size_t i = 0; i < n; i++) {
-		if (evs[i].kind != OBJ_TASK)
+		/* A merged status report changed nothing its node does not
+		 * know already (it sent it): as SwarmKit's dispatcher, which
+		 * skips updates equal but for the status, it is not echoed. */
+		if (evs[i].kind != OBJ_TASK || evs[i].patched)
 			continue;
 		en->cur[i] = node_of_record(evs[i].cur);
 		en->old[i] = node_of_record(evs[i].old);

@@ -71,6 +71,7 @@ struct store {
 struct store_undo {
 	struct store_node *old;
 	struct store_node *cur;
+	bool patched;
 };
 
 /* ---- records ---- */
@@ -707,6 +708,7 @@ static void op_patch(struct store *s, const struct change *c,
 	r.payload = payload;
 	r.payload_len = len;
 	index_replace(s, old, &r, u);
+	u->patched = true;
 	free(payload);
 }
 
@@ -834,6 +836,7 @@ static void notify_and_release(struct store *s, uint64_t index,
 					 : STORE_EVENT_DELETE;
 		evs[k].kind = (u[i].cur ? u[i].cur : u[i].old)->rec.kind;
 		evs[k].id = (u[i].cur ? u[i].cur : u[i].old)->rec.id;
+		evs[k].patched = u[i].patched;
 		k++;
 	}
 	if (k > 0)

@@ -60,6 +60,7 @@ struct store_event {
 	const char *id;
 	const struct store_record *old;
 	const struct store_record *cur;
+	bool patched; /* by a PATCH op: only what its patcher merges changed */
 };
 
 struct store_watcher;
