@@ -5,8 +5,12 @@
 
 #include "lib/alloc.h"
 
+/* The hash is kept so that a probe reads a key only when the hashes
+ * match (each key is an allocation of its own: a cache miss), and growing
+ * or deleting never hashes again. */
 struct item {
 	char *key; /* NULL: empty */
+	uint64_t hash;
 	int64_t value;
 };
 
@@ -44,12 +48,15 @@ void strmap_free(struct strmap *m)
 	free(m);
 }
 
-/* The item holding key, or the empty one where it would go. */
-static struct item *probe(const struct strmap *m, const char *key)
+/* The item holding key (whose hash is h), or the empty one where it
+ * would go. */
+static struct item *probe(const struct strmap *m, const char *key,
+			  uint64_t h)
 {
-	size_t i = strmap_hash(key) & (m->cap - 1);
+	size_t i = h & (m->cap - 1);
 
-	while (m->items[i].key != NULL && strcmp(m->items[i].key, key) != 0)
+	while (m->items[i].key != NULL &&
+	       (m->items[i].hash != h || strcmp(m->items[i].key, key) != 0))
 		i = (i + 1) & (m->cap - 1);
 	return &m->items[i];
 }
@@ -61,21 +68,31 @@ static void grow(struct strmap *m)
 
 	m->cap *= 2;
 	m->items = xcalloc(m->cap, sizeof(*m->items));
-	for (size_t i = 0; i < cap; i++)
-		if (old[i].key != NULL)
-			*probe(m, old[i].key) = old[i];
+	for (size_t i = 0; i < cap; i++) {
+		size_t j;
+
+		if (old[i].key == NULL)
+			continue;
+		/* Keys are distinct: the first free item from home. */
+		for (j = old[i].hash & (m->cap - 1); m->items[j].key != NULL;
+		     j = (j + 1) & (m->cap - 1))
+			;
+		m->items[j] = old[i];
+	}
 	free(old);
 }
 
 int64_t *strmap_slot(struct strmap *m, const char *key)
 {
+	uint64_t h = strmap_hash(key);
 	struct item *it;
 
 	if (2 * (m->n + 1) > m->cap)
 		grow(m);
-	it = probe(m, key);
+	it = probe(m, key, h);
 	if (it->key == NULL) {
 		it->key = xstrdup(key);
+		it->hash = h;
 		it->value = 0;
 		m->n++;
 	}
@@ -84,7 +101,7 @@ int64_t *strmap_slot(struct strmap *m, const char *key)
 
 const int64_t *strmap_find(const struct strmap *m, const char *key)
 {
-	const struct item *it = probe(m, key);
+	const struct item *it = probe(m, key, strmap_hash(key));
 
 	return it->key != NULL ? &it->value : NULL;
 }
@@ -98,7 +115,7 @@ size_t strmap_count(const struct strmap *m)
  * through it move up, so no probe chain is ever cut. */
 void strmap_remove(struct strmap *m, const char *key)
 {
-	struct item *hole = probe(m, key);
+	struct item *hole = probe(m, key, strmap_hash(key));
 	size_t i, j, home;
 
 	if (hole->key == NULL)
@@ -109,7 +126,7 @@ void strmap_remove(struct strmap *m, const char *key)
 	i = (size_t)(hole - m->items);
 	for (j = (i + 1) & (m->cap - 1); m->items[j].key != NULL;
 	     j = (j + 1) & (m->cap - 1)) {
-		home = strmap_hash(m->items[j].key) & (m->cap - 1);
+		home = m->items[j].hash & (m->cap - 1);
 		/* Stays when its home lies cyclically in (i, j]. */
 		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
 			continue;
