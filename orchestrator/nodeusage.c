@@ -76,9 +76,10 @@ static void add_current(struct nodeusage *u, int64_t i, const Swarmd__Task *t)
 		u->cur_failed[i]++;
 }
 
-void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t)
+void nodeusage_add(struct nodeusage *u, const struct task_rec *tr)
 {
-	int64_t i = rc_node_index(u->v, t->node_id);
+	const Swarmd__Task *t = tr->t;
+	int64_t i = tr->node;
 	const Swarmd__TaskSpec *s = t->spec;
 	struct node_total *n;
 
@@ -103,6 +104,12 @@ void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t)
 	}
 }
 
+static void count_current(struct nodeusage *u, const struct task_rec *o)
+{
+	if (o->node >= 0)
+		add_current(u, o->node, o->t);
+}
+
 /* Counts t's service and spec version by node, from its tasks alone. */
 static void select_service(struct nodeusage *u, const Swarmd__Task *t)
 {
@@ -116,13 +123,12 @@ static void select_service(struct nodeusage *u, const Swarmd__Task *t)
 	memset(u->cur_live, 0, u->v->n_nodes * sizeof(*u->cur_live));
 	memset(u->cur_failed, 0, u->v->n_nodes * sizeof(*u->cur_failed));
 	sp = rc_tasks_of(u->v, t->service_id);
-	for (size_t k = sp.b; k < sp.e; k++) {
-		const Swarmd__Task *o = u->v->tasks[k].t;
-		int64_t i = rc_node_index(u->v, o->node_id);
-
-		if (i >= 0)
-			add_current(u, i, o);
-	}
+	for (size_t k = sp.b; k < sp.e; k++)
+		count_current(u, &u->v->tasks[k]);
+	/* The pass's new tasks follow the spans. */
+	for (size_t k = u->v->n_loaded; k < u->v->n_tasks; k++)
+		if (is_current(u, u->v->tasks[k].t))
+			count_current(u, &u->v->tasks[k]);
 }
 
 void nodeusage_get(struct nodeusage *u, size_t i, const Swarmd__Task *t,

@@ -14,6 +14,7 @@
 
 struct nodeusage;
 struct view;
+struct task_rec;
 
 /* For the nodes of v, whose tasks (borrowed while the usage lives) give
  * the counts of the service being placed. */
@@ -23,7 +24,7 @@ void nodeusage_free(struct nodeusage *u);
 /* Counts what t takes: a live task (wanted running, not ended) adds to
  * its node's totals; a failed or rejected one within the failure window
  * to the node's recent failures of its service and spec. */
-void nodeusage_add(struct nodeusage *u, const Swarmd__Task *t);
+void nodeusage_add(struct nodeusage *u, const struct task_rec *tr);
 
 /* What live tasks take on node i when placing a task of t's service and
  * spec version: reserved CPU and memory, the service's tasks and the host

@@ -28,11 +28,55 @@ struct reconciler {
 	struct verscache *cache; /* the tasks of the last pass, unpacked */
 	bool stale;         /* only task statuses changed since the pass */
 	uint64_t settle_ms; /* how long such changes wait for a pass */
+	/* The objects the change in flight writes, in op order (owned), and
+	 * whether it only creates tasks: see own_write. */
+	char **own_ids;
+	size_t n_own;
+	bool own_creates_only;
 };
+
+static void forget_own(struct reconciler *r)
+{
+	for (size_t i = 0; i < r->n_own; i++)
+		free(r->own_ids[i]);
+	free(r->own_ids);
+	r->own_ids = NULL;
+	r->n_own = 0;
+}
+
+static void remember_own(struct reconciler *r, const struct change *c)
+{
+	forget_own(r);
+	r->own_ids = xcalloc(c->n_ops + 1, sizeof(*r->own_ids));
+	r->own_creates_only = true;
+	for (size_t i = 0; i < c->n_ops; i++) {
+		const struct change_op *op = &c->ops[i];
+
+		r->own_ids[i] = xstrdup(op->id);
+		r->own_creates_only &= op->kind == OBJ_TASK &&
+				       op->type == CHANGE_PUT &&
+				       op->mode == CHANGE_CREATE;
+	}
+	r->n_own = c->n_ops;
+}
+
+/* The events of the reconciler's own change in flight: one per op, in op
+ * order (a change that fails applies nothing). */
+static bool own_write(const struct reconciler *r,
+		      const struct store_event *evs, size_t n)
+{
+	if (!r->in_flight || n != r->n_own)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(evs[i].id, r->own_ids[i]) != 0)
+			return false;
+	return true;
+}
 
 static void maybe_free(struct reconciler *r)
 {
 	if (r->stopping && r->timer_closed && !r->in_flight) {
+		forget_own(r);
 		verscache_free(r->cache);
 		free(r);
 	}
@@ -62,6 +106,9 @@ static void load_nodes(struct view *v, const struct store *st)
 		v->nodes[v->n_nodes].eligible =
 			strcmp(n->state, "ready") == 0 &&
 			strcmp(n->availability, "active") == 0;
+		v->nodes[v->n_nodes].invalid =
+			strcmp(n->state, "down") == 0 ||
+			strcmp(n->availability, "drain") == 0;
 		v->nodes[v->n_nodes].n = n;
 		v->nodes[v->n_nodes].down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
@@ -170,15 +217,25 @@ static void load_view(struct view *v, struct swarm *s, struct verscache *cache)
 		v->n_tasks++;
 	}
 	index_by_service(v);
+	v->n_loaded = v->n_tasks;
 	load_nodes(v, st);
+	for (size_t i = 0; i < v->n_tasks; i++)
+		v->tasks[i].node = rc_node_index(v, v->tasks[i].t->node_id);
 }
 
 /* The tasks the pass edited go back to the cache to be unpacked afresh. */
 static void free_view(struct view *v, struct verscache *cache)
 {
-	for (size_t i = 0; i < v->n_tasks; i++)
-		if (v->tasks[i].dirty || v->tasks[i].deleted)
-			verscache_drop(cache, v->tasks[i].rec->id);
+	for (size_t i = 0; i < v->n_tasks; i++) {
+		struct task_rec *tr = &v->tasks[i];
+
+		if (tr->rec == NULL) {
+			swarmd__task__free_unpacked(tr->t, NULL);
+			free(tr->new_id);
+		} else if (tr->dirty || tr->deleted) {
+			verscache_drop(cache, tr->rec->id);
+		}
+	}
 	verscache_sweep(cache);
 	free(v->tasks);
 	for (size_t i = 0; i < v->n_nodes; i++)
@@ -196,29 +253,17 @@ int64_t rc_node_index(const struct view *v, const char *id)
 	return i != NULL ? *i : -1;
 }
 
-static const struct node_rec *node_of(const struct view *v, const char *id)
+static bool node_eligible(const struct view *v, int64_t i)
 {
-	int64_t i = rc_node_index(v, id);
-
-	return i >= 0 ? &v->nodes[i] : NULL;
-}
-
-static bool node_eligible(const struct view *v, const char *id)
-{
-	const struct node_rec *n = node_of(v, id);
-
-	return n != NULL && n->eligible;
+	return i >= 0 && v->nodes[i].eligible;
 }
 
 /* A node that stopped heartbeating (dispatcher.h), was drained or was
  * removed: its tasks are replaced elsewhere, as SwarmKit's orchestrator
  * restarts them (its InvalidNode rule). */
-static bool node_invalid(const struct view *v, const char *id)
+static bool node_invalid(const struct view *v, int64_t i)
 {
-	const struct node_rec *n = node_of(v, id);
-
-	return n == NULL || strcmp(n->n->state, "down") == 0 ||
-	       strcmp(n->n->availability, "drain") == 0;
+	return i < 0 || v->nodes[i].invalid;
 }
 
 /* ---- orphans --------------------------------------------------------------- */
@@ -253,7 +298,8 @@ static void orphan_tasks(struct view *v)
 	}
 	for (size_t j = 0; due && j < v->n_tasks; j++) {
 		struct task_rec *tr = &v->tasks[j];
-		const struct node_rec *n = node_of(v, tr->t->node_id);
+		const struct node_rec *n = tr->node >= 0 ? &v->nodes[tr->node]
+							 : NULL;
 
 		if (n != NULL && n->down_since != 0 &&
 		    n->down_since + ORPHAN_AFTER_NS <= v->now &&
@@ -272,7 +318,10 @@ static void flush_tasks(struct pass *p)
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 
-		if (tr->deleted)
+		if (tr->rec == NULL)
+			swarm_put(&p->c, CHANGE_CREATE, OBJ_TASK, tr->new_id,
+				  NULL, &tr->t->base, 0);
+		else if (tr->deleted)
 			change_delete(&p->c, CHANGE_UPDATE, OBJ_TASK,
 				      tr->rec->id, tr->rec->version);
 		else if (tr->dirty)
@@ -320,6 +369,23 @@ static bool wanted(const Swarmd__Task *t)
 	       t->desired_state == TASK_COMPLETE;
 }
 
+/* A task that owns all it points to (t borrows from the service). */
+static Swarmd__Task *own_copy(const Swarmd__Task *t)
+{
+	size_t len = protobuf_c_message_get_packed_size(&t->base);
+	uint8_t *buf = xmalloc(len ? len : 1);
+	Swarmd__Task *copy;
+
+	protobuf_c_message_pack(&t->base, buf);
+	copy = swarmd__task__unpack(NULL, len, buf);
+	free(buf);
+	if (copy == NULL) { /* only out of memory */
+		log_error("reconcile: a new task does not unpack");
+		abort();
+	}
+	return copy;
+}
+
 void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 		     const Swarmd__Service *svc, uint64_t slot,
 		     const char *node_id, int64_t delay_ns)
@@ -346,13 +412,29 @@ void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 	t.message = "created";
 	t.timestamp_ns = p->v.now;
 	t.restart_at_ns = delay_ns > 0 ? p->v.now + delay_ns : 0;
-	swarm_put(&p->c, CHANGE_CREATE, OBJ_TASK, id, NULL, &t.base, 0);
 	p->created = xrealloc(p->created,
 			      (p->n_created + 1) * sizeof(*p->created));
-	p->created[p->n_created].service_id = svc_rec->id;
-	p->created[p->n_created].slot = slot;
-	p->created[p->n_created].node_id = node_id ? node_id : "";
-	p->n_created++;
+	p->created[p->n_created++] = (struct task_rec){
+	    .new_id = xstrdup(id), .t = own_copy(&t), .dirty = true};
+}
+
+/* The pass's new tasks join the view, to be placed with the others. */
+static void adopt_created(struct pass *p)
+{
+	struct view *v = &p->v;
+
+	if (p->n_created == 0)
+		return;
+	v->tasks = xrealloc(v->tasks, (v->n_tasks + p->n_created + 1) *
+					  sizeof(*v->tasks));
+	memcpy(v->tasks + v->n_tasks, p->created,
+	       p->n_created * sizeof(*p->created));
+	for (size_t i = v->n_tasks; i < v->n_tasks + p->n_created; i++)
+		v->tasks[i].node = rc_node_index(v, v->tasks[i].t->node_id);
+	v->n_tasks += p->n_created;
+	free(p->created);
+	p->created = NULL;
+	p->n_created = 0;
 }
 
 /* ---- restart policy --------------------------------------------------------- */
@@ -443,7 +525,7 @@ static void restart_and_replace(struct pass *p,
 		if (!rc_runnable(t))
 			continue;
 		if (!task_state_terminal(t->state) && t->slot != 0 &&
-		    t->node_id[0] != '\0' && node_invalid(&p->v, t->node_id)) {
+		    t->node_id[0] != '\0' && node_invalid(&p->v, tr->node)) {
 			rc_set_desired(tr, TASK_SHUTDOWN);
 			rc_new_task(p, svc_rec, svc, t->slot, NULL, 0);
 			continue;
@@ -516,8 +598,8 @@ static void active_slots(struct pass *p, const char *svc_id,
 			slot_add(set, t->slot);
 	}
 	for (size_t i = 0; i < p->n_created; i++)
-		if (strcmp(p->created[i].service_id, svc_id) == 0)
-			slot_add(set, p->created[i].slot);
+		if (strcmp(p->created[i].t->service_id, svc_id) == 0)
+			slot_add(set, p->created[i].t->slot);
 }
 
 /* Scale down: the slot to drop is one whose task is not running, else the
@@ -584,8 +666,8 @@ static bool node_has_task(struct pass *p, const char *svc_id,
 			  const Swarmd__Service *svc, const char *node)
 {
 	for (size_t i = 0; i < p->n_created; i++)
-		if (strcmp(p->created[i].service_id, svc_id) == 0 &&
-		    strcmp(p->created[i].node_id, node) == 0)
+		if (strcmp(p->created[i].t->service_id, svc_id) == 0 &&
+		    strcmp(p->created[i].t->node_id, node) == 0)
 			return true;
 	const struct span sp = rc_tasks_of(&p->v, svc_id);
 
@@ -618,7 +700,7 @@ static void scale_global(struct pass *p, const struct store_record *rec,
 		struct task_rec *tr = &p->v.tasks[i];
 
 		if (rc_runnable(tr->t) && !tr->dirty &&
-		    !node_eligible(&p->v, tr->t->node_id))
+		    !node_eligible(&p->v, tr->node))
 			rc_set_desired(tr, TASK_SHUTDOWN);
 	}
 	for (size_t i = 0; i < p->v.n_nodes; i++)
@@ -732,10 +814,10 @@ static bool group_has_runnable(const struct pass *p, const Swarmd__Task *t)
 			return true;
 	}
 	for (size_t i = 0; i < p->n_created; i++)
-		if (strcmp(p->created[i].service_id, t->service_id) == 0 &&
-		    p->created[i].slot == t->slot &&
+		if (strcmp(p->created[i].t->service_id, t->service_id) == 0 &&
+		    p->created[i].t->slot == t->slot &&
 		    (t->slot != 0 ||
-		     strcmp(p->created[i].node_id, t->node_id) == 0))
+		     strcmp(p->created[i].t->node_id, t->node_id) == 0))
 			return true;
 	return false;
 }
@@ -805,7 +887,7 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 		return p->usage;
 	p->usage = nodeusage_new(&p->v);
 	for (size_t i = 0; i < p->v.n_tasks; i++)
-		nodeusage_add(p->usage, p->v.tasks[i].t);
+		nodeusage_add(p->usage, &p->v.tasks[i]);
 	return p->usage;
 }
 
@@ -864,12 +946,14 @@ static void assign(struct pass *p, struct task_rec *tr, const char *node)
 	Swarmd__Task *t = tr->t;
 	bool counted = t->node_id[0] != '\0';
 
-	if (node != t->node_id)
+	if (node != t->node_id) {
 		rc_set_str(&t->node_id, node);
+		tr->node = rc_node_index(&p->v, node);
+	}
 	rc_set_str(&t->err, "");
 	set_state(&p->v, tr, TASK_ASSIGNED, "scheduler assigned task to node");
 	if (!counted)
-		nodeusage_add(p->usage, t);
+		nodeusage_add(p->usage, tr);
 }
 
 /* Says in the task's error why no node fits it. */
@@ -1044,6 +1128,7 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 	struct reconciler *r = data;
 
 	r->in_flight = false;
+	forget_own(r);
 	if (r->stopping) {
 		maybe_free(r);
 		return;
@@ -1073,9 +1158,11 @@ static void run_pass(struct reconciler *r)
 	orphan_tasks(&p.v);
 	reconcile_services(&p);
 	prune(&p);
+	adopt_created(&p);
 	allocate_and_schedule(&p);
 	flush_tasks(&p);
 	if (p.c.n_ops > 0) {
+		remember_own(r, &p.c);
 		r->in_flight = true;
 		if (swarm_propose(r->s, &p.c, on_committed, r, &err) != 0) {
 			r->in_flight = false;
@@ -1090,7 +1177,6 @@ static void run_pass(struct reconciler *r)
 			schedule_within(r, (uint64_t)(ms > 0 ? ms : 1));
 	}
 	change_free(&p.c);
-	free(p.created);
 	nodeusage_free(p.usage);
 	free_view(&p.v, r->cache);
 	r->settle_ms = settle_after(uv_hrtime() - t0);
@@ -1165,6 +1251,15 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 	struct reconciler *r = w->data;
 	size_t i = 0;
 
+	/* New tasks are placed in the pass that creates them: a pass that
+	 * only created tasks leaves nothing for the next one. Anything else
+	 * it wrote may (a task wanted shut down is pruned a pass later, a
+	 * rollback's spec is reconciled in the next). */
+	if (!reset && own_write(r, evs, n)) {
+		if (!r->own_creates_only)
+			reconciler_poke(r);
+		return;
+	}
 	while (!reset && i < n && status_only(&evs[i]))
 		i++;
 	if (reset || i < n) {

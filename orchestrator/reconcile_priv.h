@@ -15,17 +15,23 @@ struct nodeusage;
 /* One pass's view of the world, decoded once. */
 struct view {
 	struct task_rec {
-		const struct store_record *rec;
+		const struct store_record *rec; /* NULL for a new task */
+		char *new_id; /* a new task's ID (owned) */
 		Swarmd__Task *t;
+		int64_t node; /* t's node in nodes, -1 for none (or unknown) */
 		bool dirty;   /* write it back at the end of the pass */
 		bool deleted; /* delete it at the end of the pass */
 		uint32_t svc;   /* sort keys: service number, */
 		uint64_t order; /* then ID hash */
 	} *tasks;
 	size_t n_tasks;
+	/* tasks[0, n_loaded) are the store's; the pass appends the tasks it
+	 * creates after them (outside the service spans) to place them. */
+	size_t n_loaded;
 	struct node_rec {
 		const char *id;
 		bool eligible; /* ready and active: takes new tasks */
+		bool invalid;  /* down or drained: its tasks are replaced */
 		int64_t down_since; /* last change of a down node, else 0 */
 		Swarmd__Node *n;
 	} *nodes;
@@ -37,19 +43,15 @@ struct view {
 	int64_t wake_at; /* earliest pending restart, 0 if none */
 };
 
-/* A task this pass creates (not in the view until it commits). */
-struct created {
-	const char *service_id;
-	uint64_t slot;
-	const char *node_id;
-};
-
 struct pass {
 	struct reconciler *r;
 	struct view v;
 	struct nodeusage *usage; /* built at the first placement */
 	struct change c;
-	struct created *created;
+	/* Tasks this pass creates, owned here until the view takes them (after
+	 * the services were reconciled and pruned): they are placed in the
+	 * same pass and written once, already assigned. */
+	struct task_rec *created;
 	size_t n_created;
 };
 
@@ -69,8 +71,8 @@ void rc_wake_at(struct view *v, int64_t at);
 /* Replaces a string of an unpacked message; protobuf-c frees it later. */
 void rc_set_str(char **slot, const char *value);
 void rc_set_desired(struct task_rec *tr, int desired);
-/* Adds a task of svc in slot (or on node_id for global services) to the
- * pass's change, startable after delay_ns. */
+/* Creates a task of svc in slot (or on node_id for global services),
+ * startable after delay_ns (see pass.created). */
 void rc_new_task(struct pass *p, const struct store_record *svc_rec,
 		 const Swarmd__Service *svc, uint64_t slot, const char *node_id,
 		 int64_t delay_ns);

@@ -21,7 +21,7 @@ static bool converged(struct pass *p, const struct store_record *rec,
 
 	if (p->n_created > 0)
 		for (size_t i = 0; i < p->n_created; i++)
-			if (strcmp(p->created[i].service_id, rec->id) == 0)
+			if (strcmp(p->created[i].t->service_id, rec->id) == 0)
 				return false;
 	const struct span sp = rc_tasks_of(&p->v, rec->id);
 
