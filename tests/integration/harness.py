@@ -39,6 +39,23 @@ def busybox_images():
     return _IMAGES
 
 
+def child_pids(parent):
+    """PIDs whose parent is the given PID."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                # pid (comm) state ppid ...: comm may hold spaces.
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent:
+            pids.append(int(d))
+    return pids
+
+
 def shim_pids(containerd_sock):
     """PIDs of containerd shims serving the given containerd (they belong to
     the node that started that containerd)."""
@@ -262,6 +279,10 @@ class Node:
         if cpid and not self.containerd:
             kill_pid(cpid)
         for pid in shim_pids(self.containerd_sock()):
+            # A shim is its containers' reaper: they go first, or they
+            # outlive it (pause and task processes adopted by init).
+            for child in child_pids(pid):
+                kill_pid(child, timeout=0)
             kill_pid(pid, timeout=2)
         unmount_under(self.dir)
         for bridge in node_bridges(self.data_root):
