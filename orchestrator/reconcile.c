@@ -1163,9 +1163,6 @@ static void run_pass(struct reconciler *r)
 	flush_tasks(&p);
 	if (p.c.n_ops > 0) {
 		remember_own(r, &p.c);
-		/* The pass that its commit starts re-arms the wake-up timer. */
-		if (p.v.wake_at != 0)
-			r->own_creates_only = false;
 		r->in_flight = true;
 		if (swarm_propose(r->s, &p.c, on_committed, r, &err) != 0) {
 			r->in_flight = false;
