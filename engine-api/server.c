@@ -242,7 +242,7 @@ static void after_read_barrier(void *data, int status, const struct sw_err *err)
 
 	if (status != 0)
 		log_debug("read barrier: %s", err->msg);
-	if (!req->closed)
+	if (!req->closed && req->response == NULL)
 		req->route->handler(req);
 	api_req_unref(req);
 }

@@ -68,17 +68,9 @@ static void grow(struct strmap *m)
 
 	m->cap *= 2;
 	m->items = xcalloc(m->cap, sizeof(*m->items));
-	for (size_t i = 0; i < cap; i++) {
-		size_t j;
-
-		if (old[i].key == NULL)
-			continue;
-		/* Keys are distinct: the first free item from home. */
-		for (j = old[i].hash & (m->cap - 1); m->items[j].key != NULL;
-		     j = (j + 1) & (m->cap - 1))
-			;
-		m->items[j] = old[i];
-	}
+	for (size_t i = 0; i < cap; i++)
+		if (old[i].key != NULL)
+			*probe(m, old[i].key, old[i].hash) = old[i];
 	free(old);
 }
 

@@ -33,6 +33,10 @@ struct reconciler {
 	char **own_ids;
 	size_t n_own;
 	bool own_creates_only;
+	/* The loop's uv_now() at which the pass that proposed the change in
+	 * flight wanted the next pass (a restart delay, an update's monitor
+	 * period), or 0: its timer is armed once the change is done. */
+	uint64_t wake_due;
 };
 
 static void forget_own(struct reconciler *r)
@@ -1139,10 +1143,17 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 		log_debug("reconcile: change not applied: %s", err->msg);
 		r->dirty = true;
 	}
-	if (r->dirty)
+	if (r->dirty) {
 		schedule(r, status != 0 ? 20 : 0);
-	else if (r->stale)
+		return;
+	}
+	if (r->stale)
 		schedule_within(r, r->settle_ms);
+	if (r->wake_due != 0) {
+		uint64_t now = uv_now(r->loop);
+
+		schedule_within(r, r->wake_due > now ? r->wake_due - now : 1);
+	}
 }
 
 static void run_pass(struct reconciler *r)
@@ -1170,11 +1181,15 @@ static void run_pass(struct reconciler *r)
 			schedule(r, 100);
 		}
 	}
+	r->wake_due = 0;
 	if (p.v.wake_at != 0) {
 		int64_t ms = (p.v.wake_at - p.v.now) / NS_PER_MS + 1;
+		uint64_t delay = (uint64_t)(ms > 0 ? ms : 1);
 
-		if (!r->in_flight && !r->dirty)
-			schedule_within(r, (uint64_t)(ms > 0 ? ms : 1));
+		if (r->in_flight)
+			r->wake_due = uv_now(r->loop) + delay;
+		else if (!r->dirty)
+			schedule_within(r, delay);
 	}
 	change_free(&p.c);
 	nodeusage_free(p.usage);

@@ -1807,15 +1807,26 @@ const char *swarm_leader_addr(const struct swarm *s)
 	return addr;
 }
 
+/* The leader's address when this manager follows one it can send to
+ * (writes and read barriers go there), else NULL. */
+static const char *leader_to_forward_to(struct swarm *s)
+{
+	const char *leader = swarm_leader_addr(s);
+
+	if (s->cons == NULL || s->fwd == NULL || leader == NULL ||
+	    consensus_is_ready(s->cons) ||
+	    swarm_leader_raft_id(s) == s->raft_id)
+		return NULL;
+	return leader;
+}
+
 int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb,
 		  void *data, struct sw_err *err)
 {
 	struct write_op *op;
-	const char *leader = swarm_leader_addr(s);
+	const char *leader = leader_to_forward_to(s);
 
-	if (s->cons != NULL && !consensus_is_ready(s->cons) &&
-	    s->fwd != NULL && leader != NULL &&
-	    swarm_leader_raft_id(s) != s->raft_id) {
+	if (leader != NULL) {
 		struct fwd_write *w = xcalloc(1, sizeof(*w));
 
 		w->cb = cb;
@@ -1844,12 +1855,10 @@ int swarm_propose(struct swarm *s, struct change *c, swarm_cb cb,
 
 bool swarm_read_barrier(struct swarm *s, swarm_cb cb, void *data)
 {
-	const char *leader = swarm_leader_addr(s);
+	const char *leader = leader_to_forward_to(s);
 	struct sw_err err;
 
-	if (s->cons == NULL || s->fwd == NULL || leader == NULL ||
-	    consensus_is_ready(s->cons) ||
-	    swarm_leader_raft_id(s) == s->raft_id)
+	if (leader == NULL)
 		return false;
 	if (forwarder_barrier(s->fwd, leader, cb, data, &err) != 0) {
 		log_debug("read barrier: %s", err.msg);

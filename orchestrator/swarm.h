@@ -197,7 +197,10 @@ int swarm_remove_node(struct swarm *s, const char *id, bool force,
  * false when the read can go ahead now: this node leads, is no manager,
  * knows no leader or cannot send to it. Otherwise true, and cb fires once
  * from the loop: status 0 once this store caught up, else the error (the
- * leader was lost; the caller may still read what it has). */
+ * leader was lost; the caller may still read what it has). The leader
+ * answers its applied index without first confirming with a quorum that
+ * it still leads (raft's ReadIndex does): a deposed leader that has not
+ * noticed yet can let a follower read as stale as itself. */
 bool swarm_read_barrier(struct swarm *s, swarm_cb cb, void *data);
 
 /* State and identity. Strings are borrowed from s. */

@@ -39,8 +39,8 @@ def busybox_images():
     return _IMAGES
 
 
-def child_pids(parent):
-    """PIDs whose parent is the given PID."""
+def child_pids(parents):
+    """PIDs whose parent is one of the given PIDs (one walk of /proc)."""
     pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -51,7 +51,7 @@ def child_pids(parent):
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == parent:
+        if ppid in parents:
             pids.append(int(d))
     return pids
 
@@ -278,11 +278,12 @@ class Node:
         cpid = self.containerd_pid()
         if cpid and not self.containerd:
             kill_pid(cpid)
-        for pid in shim_pids(self.containerd_sock()):
-            # A shim is its containers' reaper: they go first, or they
-            # outlive it (pause and task processes adopted by init).
-            for child in child_pids(pid):
-                kill_pid(child, timeout=0)
+        shims = shim_pids(self.containerd_sock())
+        # A shim is its containers' reaper: they go first, or they outlive
+        # it (pause and task processes adopted by init).
+        for child in child_pids(set(shims)):
+            kill_pid(child, timeout=0)
+        for pid in shims:
             kill_pid(pid, timeout=2)
         unmount_under(self.dir)
         for bridge in node_bridges(self.data_root):

@@ -290,7 +290,7 @@ def test_reads_on_a_follower_see_the_leaders_writes(lab):
             assert (seen["Version"]["Index"], seen["Spec"]["Labels"]["round"]) == \
                 (written, str(i)), (f.name, i)
     for i in range(6):
-        via = leader if i % 2 == 0 else followers[i % 4 // 2]
+        via = leader if i % 2 == 0 else followers[(i // 2) % len(followers)]
         ok(via.docker("node", "update", "--label-add", "rmw=%d" % i, target))
     labels = followers[0].request("GET", "/v1.41/nodes/" + target).json()["Spec"]["Labels"]
     assert labels["rmw"] == "5", labels
@@ -501,13 +501,17 @@ def test_drain_moves_tasks(lab):
     wid = lab.ids[w2.name]
     harness.wait_running(m2, "web", 10, timeout=30)
     assert wid in tasks_by_node(m2, "web")
+    # After the previous test's restarts a new leader may have turned every
+    # node "unknown" until it registers again; that write would land between
+    # the CLI's read of the node and its update ("update out of sequence", as
+    # with SwarmKit), so the drain waits until all nodes are ready again.
+    wait_for(lambda: all(st == "ready" for st, _ in node_status(m2).values()), 30,
+             "every node ready")
     # As the recorded transcripts: the ID, then Drain in node ls.
     assert ok(m2.docker("node", "update", "--availability", "drain", wid)) == wid + "\n"
     def ls_row():
         row = [l for l in ok(m2.docker("node", "ls")).splitlines() if l.startswith(wid)][0]
         return row if row.split()[2:4] == ["Ready", "Drain"] else None
-    # (After the previous test's restarts the node may still be re-registering
-    # with a new leader: "Unknown" for up to 2 x the grace.)
     wait_for(ls_row, 10, "node ls showing the node Ready and Drain")
 
     wait_moved(m2, "web", 10, wid)
