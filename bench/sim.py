@@ -8,18 +8,22 @@ dispatcher sessions, then measures:
 
 - join: time for N nodes to join and open their sessions;
 - idle: manager CPU with N nodes and no tasks (the heartbeat cost) and RSS;
-- tasks: services of up to 1,000 replicas totalling T are created at once;
-  tasks scheduled+committed per second (until the last assignment reached
-  a node), time until all are RUNNING (the last RUNNING report committed),
-  raft commit latency p50/p99 (SWARMD_COMMIT_STATS), manager CPU and RSS per
+- tasks: services of up to 1,000 replicas totalling T are created through
+  the API by --clients concurrent clients (default 1: one create after the
+  other, each waiting for its answer); tasks scheduled+committed per second
+  (until the last assignment reached a node), time until all are RUNNING
+  (the last RUNNING report committed), raft commit latency p50/p99
+  (SWARMD_COMMIT_STATS), manager CPU, RSS and read/write system calls per
   task.
 
 A phase that does not finish within --timeout is cut and its partial figure
-reported. Prints a table, writes bench/results/sim-<time>.json and plots
+reported. --perf FILE records the manager with perf during the task phase.
+Prints a table, writes bench/results/sim-<time>.json and plots
 docs/bench/sim-*.svg (gnuplot).
 
 Usage: bench/sim.py [--sizes 100x10000,1000x10000,...] [--delay MS]
                     [--timeout S] [--build DIR] [--no-plots] [--out FILE]
+                    [--clients K] [--perf FILE]
 Build first: ./scripts/build.sh build-bench-sim -DCMAKE_BUILD_TYPE=Release
 Addresses: 127.0.0.230 (manager), 127.0.0.231 (advertised by sim nodes).
 """
@@ -74,6 +78,16 @@ def rss_mb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return None
+
+
+def syscalls(pid):
+    """(read, write) system calls of the process so far (/proc/PID/io)."""
+    io = {}
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            k, v = line.split(":")
+            io[k] = int(v)
+    return io["syscr"], io["syscw"]
 
 
 def percentiles(before, after, qs=(0.5, 0.99)):
@@ -224,31 +238,63 @@ def idle_phase(m, sim, n, seconds, res):
     res["heartbeat_us_per_node_s"] = 1e6 * (cpu_s(m.pid) - c0) / dt / max(n, 1)
 
 
-def create_services(m, total, deadline):
-    """Creates services until total replicas or the deadline; returns how
-    many replicas were asked for."""
-    made = 0
-    for i in range(0, total, PER_SERVICE):
-        if time.time() > deadline:
-            break
-        r = min(PER_SERVICE, total - i)
-        st, body = m.call("POST", "/services/create", {
-            "Name": "s%03d" % (i // PER_SERVICE),
-            "TaskTemplate": {"ContainerSpec": {"Image": "busybox:latest",
-                                               "Args": ["sleep", "1d"]}},
-            "Mode": {"Replicated": {"Replicas": r}}})
-        assert st == 201, (st, body)
-        made += r
-    return made
+def create_services(m, total, deadline, clients=1):
+    """Creates services of up to PER_SERVICE replicas until total replicas or
+    the deadline, from `clients` concurrent API clients (each creates every
+    clients-th service, one after the other); returns how many replicas were
+    asked for."""
+    sizes = [min(PER_SERVICE, total - i) for i in range(0, total, PER_SERVICE)]
+    made = [0] * clients
+    failed = []
+
+    def client(k):
+        for i in range(k, len(sizes), clients):
+            if time.time() > deadline:
+                return
+            st, body = m.call("POST", "/services/create", {
+                "Name": "s%03d" % i,
+                "TaskTemplate": {"ContainerSpec": {"Image": "busybox:latest",
+                                                   "Args": ["sleep", "1d"]}},
+                "Mode": {"Replicated": {"Replicas": sizes[i]}}})
+            if st != 201:
+                failed.append((st, body))
+                return
+            made[k] += sizes[i]
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failed, failed
+    return sum(made)
 
 
-def task_phase(m, sim, tasks, timeout, res):
+def start_perf(pid, out):
+    """perf record of the manager (call graphs by frame pointer: use a
+    build-prof build), or None without an output file."""
+    if not out:
+        return None
+    return subprocess.Popen(["perf", "record", "-q", "-F", "4000", "-g", "-p", str(pid),
+                             "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_perf(p):
+    if p is not None:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+
+
+def task_phase(m, sim, tasks, timeout, res, clients, perf_out=None):
+    perf = start_perf(m.pid, perf_out)
     stats0 = m.commit_stats()
     c0, s0, rss0 = cpu_s(m.pid), cpu_s(sim.pid), rss_mb(m.pid)
+    io0 = syscalls(m.pid)
     t0_ns = time.time_ns()
     # One cap for creating and running: a slow create eats the same budget.
     deadline = t0_ns / 1e9 + timeout
-    res["requested"] = create_services(m, tasks, deadline)
+    res["clients"] = clients
+    res["requested"] = create_services(m, tasks, deadline, clients)
     res["create_s"] = (time.time_ns() - t0_ns) / 1e9
     done = wait(lambda: sim.last.get("running", 0) >= tasks,
                 max(deadline - time.time(), 1), "running", 0.2)
@@ -259,6 +305,7 @@ def task_phase(m, sim, tasks, timeout, res):
     end_ns = time.time_ns()
     a_end = last.get("last_assign_ns") or end_ns
     r_end = last.get("last_running_ns") or end_ns
+    stop_perf(perf)
     if not done:  # cut by the timeout: rates over the whole window
         a_end = r_end = end_ns
     res["schedule_s"] = (a_end - t0_ns) / 1e9
@@ -269,11 +316,15 @@ def task_phase(m, sim, tasks, timeout, res):
     res["task_sim_cpu_s"] = cpu_s(sim.pid) - s0
     res["cpu_ms_per_task"] = 1000.0 * res["task_cpu_s"] / max(res["running"], 1)
     res["rss_tasks_mb"] = rss_mb(m.pid)
+    io1 = syscalls(m.pid)
+    n = max(res["running"], 1)
+    res["reads_per_task"] = (io1[0] - io0[0]) / n
+    res["writes_per_task"] = (io1[1] - io0[1]) / n
     res["kb_per_task"] = 1024.0 * (res["rss_tasks_mb"] - rss0) / max(res["assigned"], 1)
     res["commit"] = percentiles(stats0, m.commit_stats())
 
 
-def run_size(build, nodes, tasks, delay, timeout, idle_s):
+def run_size(build, nodes, tasks, delay, timeout, idle_s, clients=1, perf_out=None):
     root = tempfile.mkdtemp(prefix="swb.sim.", dir="/tmp")
     res = {"nodes": nodes, "tasks": tasks, "delay_ms": delay}
     m = sim = None
@@ -285,7 +336,7 @@ def run_size(build, nodes, tasks, delay, timeout, idle_s):
         if join_phase(m, sim, nodes, timeout, res):
             idle_phase(m, sim, nodes, idle_s, res)
             res["kb_per_node"] = 1024.0 * (res["rss_nodes_mb"] - res["rss_idle_mb"]) / nodes
-            task_phase(m, sim, tasks, timeout, res)
+            task_phase(m, sim, tasks, timeout, res, clients, perf_out)
     except Exception as e:  # keep the other sizes going, and say so
         res["error"] = repr(e)
     finally:
@@ -334,9 +385,10 @@ def plot(results, outdir):
     import plot as bplot  # gnuplot helpers of bench/run
     tmp = tempfile.mkdtemp(prefix="swb.plot.", dir="/tmp")
     try:
+        # One line per task count and number of creating clients.
         by_tasks = {}
         for r in results:
-            by_tasks.setdefault(r["tasks"], []).append(r)
+            by_tasks.setdefault((r["tasks"], r.get("clients", 1)), []).append(r)
         specs = [("sim-throughput", "Tasks scheduled+committed per second", "tasks/s",
                   lambda r: r.get("tasks_per_s")),
                  ("sim-running", "Time until all tasks RUNNING", "seconds",
@@ -345,12 +397,13 @@ def plot(results, outdir):
                   lambda r: r.get("commit", {}).get("p99_ms"))]
         for name, title, ylabel, get in specs:
             plots = []
-            for t, rs in sorted(by_tasks.items()):
-                dat = os.path.join(tmp, "%s-%d.dat" % (name, t))
+            for (t, k), rs in sorted(by_tasks.items()):
+                dat = os.path.join(tmp, "%s-%d-%d.dat" % (name, t, k))
                 with open(dat, "w") as f:
                     for r in sorted(rs, key=lambda r: r["nodes"]):
                         f.write("%d %s\n" % (r["nodes"], bplot.fmtv(get(r))))
-                plots.append('"%s" using 1:2 with linespoints lw 2 pt 7 title "%d tasks"' % (dat, t))
+                plots.append('"%s" using 1:2 with linespoints lw 2 pt 7 title "%d tasks, %d client%s"'
+                             % (dat, t, k, "" if k == 1 else "s"))
             bplot.gnuplot("""%s
 set output "%s"
 set datafile missing "?"
@@ -399,6 +452,10 @@ def main():
     ap.add_argument("--plots", default=os.path.join(REPO, "docs", "bench"))
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--out")
+    ap.add_argument("--clients", type=int, default=1,
+                    help="concurrent API clients creating the services (default 1: one after the other)")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="perf record the manager during the task phase (one size; use --build build-prof)")
     ap.add_argument("--merge", help="an earlier results file whose sizes are kept unless rerun")
     a = ap.parse_args()
     sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
@@ -409,7 +466,7 @@ def main():
                        if (r["nodes"], r["tasks"]) not in sizes]
     for n, t in sizes:
         print("== %d nodes, %d tasks" % (n, t), file=sys.stderr, flush=True)
-        results.append(run_size(a.build, n, t, a.delay, a.timeout, a.idle))
+        results.append(run_size(a.build, n, t, a.delay, a.timeout, a.idle, a.clients, a.perf))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     results.sort(key=lambda r: (r["tasks"], r["nodes"]))
     doc = {"machine": {"cpus": os.cpu_count(), "kernel": platform.release()},

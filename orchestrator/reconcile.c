@@ -862,12 +862,16 @@ static bool job_kept(const struct pass *p, const Swarmd__Task *t)
 static void prune(struct pass *p)
 {
 	const struct store *st = swarm_store(p->r->s);
+	bool service_gone = false;
 
 	for (size_t i = 0; i < p->v.n_tasks; i++) {
 		struct task_rec *tr = &p->v.tasks[i];
 		Swarmd__Task *t = tr->t;
-		bool service_gone =
-			store_get(st, OBJ_SERVICE, t->service_id) == NULL;
+
+		/* The tasks are sorted by service: one lookup per service. */
+		if (i == 0 || tr->svc != p->v.tasks[i - 1].svc)
+			service_gone =
+			    store_get(st, OBJ_SERVICE, t->service_id) == NULL;
 
 		if (service_gone && wanted(t)) {
 			rc_set_desired(tr, TASK_REMOVE);
