@@ -101,6 +101,13 @@ struct swarm {
 	swarm_cb done_cb;
 	void (*stop_cb)(void *data);
 	void *done_data;
+	/* A leave's agent still removing the node's task containers: the
+	 * leave's answer and a stop wait for it (as Docker's leave). */
+	bool wiping;
+	swarm_cb wipe_done;
+	void *wipe_done_data;
+	void (*wipe_stop)(void *data);
+	void *wipe_stop_data;
 };
 
 enum { RAFT_MIN_LIFE_MS = 1000, MEMBER_RETRY_MS = 1000,
@@ -966,6 +973,34 @@ static void restart_recovered(struct swarm *s)
 	done(data, rc == 0 ? 0 : -(int)err.kind, rc == 0 ? NULL : &err);
 }
 
+/* The answers of a teardown: a leave's, then a stop's. */
+static void teardown_answer(struct swarm *s, swarm_cb done, void *done_data,
+			    void (*stop)(void *), void *stop_data)
+{
+	if (stop != NULL)
+		close_timers(s);
+	if (done != NULL)
+		done(done_data, 0, NULL);
+	if (stop != NULL)
+		stop(stop_data);
+}
+
+/* The agent a leave stopped removed the node's task containers: the
+ * daemon's clean-up of the node, then the answers that waited. */
+static void on_agent_wiped(void *data, const char *node_id)
+{
+	struct swarm *s = data;
+	swarm_cb done = s->wipe_done;
+	void (*stop)(void *) = s->wipe_stop;
+
+	if (s->cleanup != NULL)
+		s->cleanup(s->factory_ctx, node_id);
+	s->wiping = false;
+	s->wipe_done = NULL;
+	s->wipe_stop = NULL;
+	teardown_answer(s, done, s->wipe_done_data, stop, s->wipe_stop_data);
+}
+
 static void finish_teardown(struct swarm *s)
 {
 	struct sw_err err;
@@ -997,12 +1032,14 @@ static void finish_teardown(struct swarm *s)
 	}
 	s->done_cb = NULL;
 	s->stop_cb = NULL;
-	if (stop != NULL)
-		close_timers(s);
-	if (done != NULL)
-		done(data, 0, NULL);
-	if (stop != NULL)
-		stop(data);
+	if (s->wiping) {
+		s->wipe_done = done;
+		s->wipe_done_data = data;
+		s->wipe_stop = stop;
+		s->wipe_stop_data = data;
+		return;
+	}
+	teardown_answer(s, done, data, stop, data);
 }
 
 static void on_net_closed(void *data)
@@ -1089,12 +1126,15 @@ static void teardown(struct swarm *s)
 	}
 	fail_reports(s, "leaving");
 	if (s->agent != NULL) {
-		if (s->wipe)
-			agent_stop_and_remove(s->agent, s->cleanup,
-					      s->factory_ctx);
-		else
-			agent_stop(s->agent);
+		struct agent *a = s->agent;
+
 		s->agent = NULL;
+		if (s->wipe) {
+			s->wiping = true;
+			agent_stop_and_remove(a, on_agent_wiped, s);
+		} else {
+			agent_stop(a);
+		}
 	}
 	s->cons = NULL;
 	if (c == NULL) {
@@ -1374,6 +1414,9 @@ int swarm_init(struct swarm *s, const struct swarm_init_params *p,
 				  "This node is already part of a swarm. Use "
 				  "\"docker swarm leave\" to leave this swarm "
 				  "and join another one.");
+	if (s->wiping)
+		return sw_err_set(err, SW_EUNAVAILABLE,
+				  "swarm is busy; try again");
 	if (fsutil_remove_all(s->dir, err) != 0)
 		return -1;
 	id_new_swarm(s->node_id);
@@ -1595,7 +1638,7 @@ int swarm_join(struct swarm *s, const struct swarm_join_params *p,
 				  "\"docker swarm leave\" to leave this swarm "
 				  "and join another one.");
 	if (s->join != NULL || s->net != NULL || s->done_cb != NULL ||
-	    s->stop_cb != NULL)
+	    s->stop_cb != NULL || s->wiping)
 		return sw_err_set(err, SW_EUNAVAILABLE,
 				  "swarm is busy; try again");
 	if (tokens_join_parse(p->token, &tok, err) != 0 ||
@@ -1708,6 +1751,12 @@ int swarm_force_new_cluster(struct swarm *s, swarm_cb cb, void *data,
 
 void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 {
+	if (s->wiping && !s->tearing_down) {
+		/* A leave's agent is removing containers (and holds s). */
+		s->wipe_stop = cb;
+		s->wipe_stop_data = data;
+		return;
+	}
 	if (s->tearing_down) {
 		/* A role change is restarting everything: stop instead. */
 		s->reload = false;

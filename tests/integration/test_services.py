@@ -530,3 +530,31 @@ def test_rm_of_a_running_job_stops_its_tasks(cluster):
     finally:
         n.stop()
         harness.drop_cni_rules(node_id)
+
+
+def test_leave_removes_task_containers_before_answering(cluster):
+    """As Docker's daemon, `swarm leave --force` answers once the node's
+    task containers are removed, even those whose stop (`service rm` just
+    before, a grace period of 4 s that `sleep` as PID 1 sits out) is still
+    running: a daemon stopped right after the answer leaves none behind.
+    On a node of its own (127.0.0.144)."""
+    n = harness.swarm_node(cluster, "127.0.0.144")
+    assert harness.swarm_init(n, n.addr).returncode == 0
+    node_id = swarm_info(n)["NodeID"]
+    n.load_busybox()
+    try:
+        create(n, "--name", "stay", "--replicas", "4", "--stop-grace-period", "4s",
+               "busybox", "sleep", "1d")
+        create(n, "--name", "going", "--replicas", "4", "--stop-grace-period", "4s",
+               "busybox", "sleep", "1d")
+        wait_running(n, "stay", 4)
+        wait_running(n, "going", 4)
+        assert len(harness.cri_containers(n)) == 8
+        ok(n.docker("service", "rm", "going"))
+        assert ok(n.docker("swarm", "leave", "--force")) == "Node left the swarm.\n"
+        left = (harness.cri_containers(n), harness.cri_containers(n, "sandbox"),
+                ctr_processes(n))
+        assert left == (set(), set(), {}), left
+    finally:
+        n.stop()
+        harness.drop_cni_rules(node_id)
