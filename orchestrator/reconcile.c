@@ -27,6 +27,9 @@ struct reconciler {
 	bool timer_closed;
 	struct verscache *cache; /* the tasks of the last pass, unpacked */
 	bool stale;         /* only task statuses changed since the pass */
+	/* Whether such changes matter: only an update's batches wait for
+	 * tasks to reach RUNNING (as of the last pass). */
+	bool statuses_matter;
 	uint64_t settle_ms; /* how long such changes wait for a pass */
 	/* The objects the change in flight writes, in op order (owned), and
 	 * whether it only creates tasks: see own_write. */
@@ -1112,6 +1115,7 @@ static void reconcile_services(struct pass *p)
 			continue;
 		bool wrote = false;
 
+		p->updating |= updater_in_progress(svc);
 		if (strcmp(svc->mode, "replicated") == 0) {
 			restart_and_replace(p, r, svc);
 			wrote = updater_step(p, r, svc);
@@ -1176,6 +1180,7 @@ static void run_pass(struct reconciler *r)
 	adopt_created(&p);
 	allocate_and_schedule(&p);
 	flush_tasks(&p);
+	r->statuses_matter = p.updating;
 	if (p.c.n_ops > 0) {
 		remember_own(r, &p.c);
 		r->in_flight = true;
@@ -1260,10 +1265,13 @@ static bool status_only(const struct store_event *e)
 	       memcmp(o.node, c.node, c.node_len) == 0;
 }
 
-/* Status reports reach the reconciler too (a task RUNNING ends an update
- * batch), but while a big pass costs much, they wait twice its duration
- * for the next one: under a stream of reports the loop keeps most of its
- * time for the reports and the API. Anything else starts a pass at once. */
+/* Status reports reach the reconciler too: a task RUNNING ends an update
+ * batch. While no update runs they change nothing a pass decides, and are
+ * ignored (a mass create's reports used to cost a pass over every task
+ * each); otherwise, while a big pass costs much, they wait twice its
+ * duration for the next one: under a stream of reports the loop keeps
+ * most of its time for the reports and the API. Anything else starts a
+ * pass at once. */
 static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
@@ -1285,6 +1293,8 @@ static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 		reconciler_poke(r);
 		return;
 	}
+	if (!r->statuses_matter)
+		return;
 	r->stale = true;
 	if (!r->in_flight)
 		schedule_within(r, r->settle_ms);

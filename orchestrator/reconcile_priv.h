@@ -53,6 +53,7 @@ struct pass {
 	 * same pass and written once, already assigned. */
 	struct task_rec *created;
 	size_t n_created;
+	bool updating; /* some service's update or rollback runs */
 };
 
 
@@ -91,6 +92,9 @@ bool updater_step(struct pass *p, const struct store_record *rec,
  * runnable, or it is an outdated task still stopping for a stop-first
  * update. */
 bool updater_occupies(const Swarmd__Service *svc, const Swarmd__Task *t);
+/* True while the service's update or rollback runs: its batches wait for
+ * tasks to reach RUNNING. */
+bool updater_in_progress(const Swarmd__Service *svc);
 /* Marks an update completed once the service converged and stayed so for
  * the monitor period. */
 void updater_finish(struct pass *p, const struct store_record *rec,

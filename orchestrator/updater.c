@@ -385,7 +385,7 @@ static void next_batch(struct pass *p, const struct store_record *rec,
 	}
 }
 
-static bool in_progress(const Swarmd__Service *svc)
+bool updater_in_progress(const Swarmd__Service *svc)
 {
 	return status_is(svc, "updating") || status_is(svc, "rollback_started");
 }
@@ -415,7 +415,7 @@ bool updater_step(struct pass *p, const struct store_record *rec,
 	qsort(r.old, r.n_old, sizeof(*r.old), cmp_slot);
 	retire_replaced(p, svc, &r);
 	/* Failures count only while an update or rollback is under way. */
-	if (in_progress(svc) && too_many_failures(svc, &r))
+	if (updater_in_progress(svc) && too_many_failures(svc, &r))
 		wrote = on_failure(p, rec, svc, &r);
 	if (wrote || paused(svc) || r.n_old == 0 || r.in_flight > 0 ||
 	    stopping_old(p, rec, svc) > 0 || awaiting_new(p, rec, svc) > 0)
