@@ -99,8 +99,9 @@ struct swarm {
 	/* Teardown in progress (leave or stop). */
 	bool wipe;
 	swarm_cb done_cb;
-	void (*stop_cb)(void *data);
 	void *done_data;
+	void (*stop_cb)(void *data);
+	void *stop_data; /* a stop's, kept apart: it may come during a leave */
 	/* A leave's agent still removing the node's task containers: the
 	 * leave's answer and a stop wait for it (as Docker's leave). */
 	bool wiping;
@@ -1005,8 +1006,9 @@ static void finish_teardown(struct swarm *s)
 {
 	struct sw_err err;
 	swarm_cb done = s->done_cb;
-	void (*stop)(void *) = s->stop_cb;
 	void *data = s->done_data;
+	void (*stop)(void *) = s->stop_cb;
+	void *stop_data = s->stop_data;
 
 	release_after_close(s);
 	s->tearing_down = false;
@@ -1036,10 +1038,10 @@ static void finish_teardown(struct swarm *s)
 		s->wipe_done = done;
 		s->wipe_done_data = data;
 		s->wipe_stop = stop;
-		s->wipe_stop_data = data;
+		s->wipe_stop_data = stop_data;
 		return;
 	}
-	teardown_answer(s, done, data, stop, data);
+	teardown_answer(s, done, data, stop, stop_data);
 }
 
 static void on_net_closed(void *data)
@@ -1758,11 +1760,11 @@ void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 		return;
 	}
 	if (s->tearing_down) {
-		/* A role change is restarting everything: stop instead. */
+		/* A role change is restarting everything: stop instead. A
+		 * leave in progress still ends (wipe) and is answered. */
 		s->reload = false;
-		s->wipe = false;
 		s->stop_cb = cb;
-		s->done_data = data;
+		s->stop_data = data;
 		return;
 	}
 	if (s->state == SWARM_INACTIVE && s->cons == NULL &&
@@ -1773,7 +1775,7 @@ void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 	}
 	s->wipe = false;
 	s->stop_cb = cb;
-	s->done_data = data;
+	s->stop_data = data;
 	teardown(s);
 }
 

@@ -558,3 +558,34 @@ def test_leave_removes_task_containers_before_answering(cluster):
     finally:
         n.stop()
         harness.drop_cni_rules(node_id)
+
+
+def test_stop_during_leave_finishes_it(cluster):
+    """SIGTERM while a leave still removes task containers: the daemon waits
+    for the removal, exits 0 (it aborted: the stop's callback data replaced
+    the leave's, and the leave's answer was written into the daemon's event
+    loop) and left the swarm. On a node of its own (127.0.0.144)."""
+    n = harness.swarm_node(cluster, "127.0.0.144")
+    assert harness.swarm_init(n, n.addr).returncode == 0
+    node_id = swarm_info(n)["NodeID"]
+    n.load_busybox()
+    try:
+        create(n, "--name", "going", "--replicas", "2", "--stop-grace-period", "4s",
+               "busybox", "sleep", "1d")
+        wait_running(n, "going", 2)
+        ok(n.docker("service", "rm", "going"))
+        leave = {}
+        t = threading.Thread(target=lambda: leave.setdefault(
+            "p", n.docker("swarm", "leave", "--force")))
+        t.start()
+        time.sleep(1)
+        assert n.stop() == 0
+        t.join()
+        assert leave["p"].returncode in (0, 1), leave["p"]
+        n.start()
+        assert swarm_info(n)["LocalNodeState"] == "inactive"
+        assert (harness.cri_containers(n), harness.cri_containers(n, "sandbox")) == \
+            (set(), set())
+    finally:
+        n.stop()
+        harness.drop_cni_rules(node_id)
