@@ -7,6 +7,7 @@ One node (its own 127.0.0.x) serves the whole module; every test removes
 its services and waits until containerd holds no container and no pod, so
 each test starts from an empty node. Outputs were checked against dockerd
 20.10.24 (test_services_fidelity.py diffs them side by side)."""
+import contextlib
 import json
 import os
 import queue
@@ -532,21 +533,33 @@ def test_rm_of_a_running_job_stops_its_tasks(cluster):
         harness.drop_cni_rules(node_id)
 
 
-def test_leave_removes_task_containers_before_answering(cluster):
-    """As Docker's daemon, `swarm leave --force` answers once the node's
-    task containers are removed, even those whose stop (`service rm` just
-    before, a grace period of 4 s that `sleep` as PID 1 sits out) is still
-    running: a daemon stopped right after the answer leaves none behind.
-    On a node of its own (127.0.0.144)."""
-    n = harness.swarm_node(cluster, "127.0.0.144")
+@contextlib.contextmanager
+def own_node(cluster, addr):
+    """A swarm of one node of the test's own at addr, with busybox loaded;
+    stopped and its CNI rules dropped afterwards."""
+    n = harness.swarm_node(cluster, addr)
     assert harness.swarm_init(n, n.addr).returncode == 0
     node_id = swarm_info(n)["NodeID"]
     n.load_busybox()
     try:
-        create(n, "--name", "stay", "--replicas", "4", "--stop-grace-period", "4s",
-               "busybox", "sleep", "1d")
-        create(n, "--name", "going", "--replicas", "4", "--stop-grace-period", "4s",
-               "busybox", "sleep", "1d")
+        yield n
+    finally:
+        n.stop()
+        harness.drop_cni_rules(node_id)
+
+
+# `sleep` as PID 1 ignores SIGTERM: its stop sits out the whole grace period.
+SLOW_STOP = ["--stop-grace-period", "4s", "busybox", "sleep", "1d"]
+
+
+def test_leave_removes_task_containers_before_answering(cluster):
+    """As Docker's daemon, `swarm leave --force` answers once the node's
+    task containers are removed, even those whose stop (`service rm` just
+    before) is still running: a daemon stopped right after the answer
+    leaves none behind."""
+    with own_node(cluster, "127.0.0.144") as n:
+        create(n, "--name", "stay", "--replicas", "4", *SLOW_STOP)
+        create(n, "--name", "going", "--replicas", "4", *SLOW_STOP)
         wait_running(n, "stay", 4)
         wait_running(n, "going", 4)
         assert len(harness.cri_containers(n)) == 8
@@ -555,23 +568,15 @@ def test_leave_removes_task_containers_before_answering(cluster):
         left = (harness.cri_containers(n), harness.cri_containers(n, "sandbox"),
                 ctr_processes(n))
         assert left == (set(), set(), {}), left
-    finally:
-        n.stop()
-        harness.drop_cni_rules(node_id)
 
 
 def test_stop_during_leave_finishes_it(cluster):
     """SIGTERM while a leave still removes task containers: the daemon waits
     for the removal, exits 0 (it aborted: the stop's callback data replaced
     the leave's, and the leave's answer was written into the daemon's event
-    loop) and left the swarm. On a node of its own (127.0.0.144)."""
-    n = harness.swarm_node(cluster, "127.0.0.144")
-    assert harness.swarm_init(n, n.addr).returncode == 0
-    node_id = swarm_info(n)["NodeID"]
-    n.load_busybox()
-    try:
-        create(n, "--name", "going", "--replicas", "2", "--stop-grace-period", "4s",
-               "busybox", "sleep", "1d")
+    loop) and left the swarm."""
+    with own_node(cluster, "127.0.0.144") as n:
+        create(n, "--name", "going", "--replicas", "2", *SLOW_STOP)
         wait_running(n, "going", 2)
         ok(n.docker("service", "rm", "going"))
         leave = {}
@@ -586,6 +591,3 @@ def test_stop_during_leave_finishes_it(cluster):
         assert swarm_info(n)["LocalNodeState"] == "inactive"
         assert (harness.cri_containers(n), harness.cri_containers(n, "sandbox")) == \
             (set(), set())
-    finally:
-        n.stop()
-        harness.drop_cni_rules(node_id)
