@@ -103,12 +103,8 @@ struct swarm {
 	void (*stop_cb)(void *data);
 	void *stop_data; /* a stop's, kept apart: it may come during a leave */
 	/* A leave's agent still removing the node's task containers: the
-	 * leave's answer and a stop wait for it (as Docker's leave). */
+	 * answers above wait for it (as Docker's leave). */
 	bool wiping;
-	swarm_cb wipe_done;
-	void *wipe_done_data;
-	void (*wipe_stop)(void *data);
-	void *wipe_stop_data;
 };
 
 enum { RAFT_MIN_LIFE_MS = 1000, MEMBER_RETRY_MS = 1000,
@@ -974,41 +970,41 @@ static void restart_recovered(struct swarm *s)
 	done(data, rc == 0 ? 0 : -(int)err.kind, rc == 0 ? NULL : &err);
 }
 
-/* The answers of a teardown: a leave's, then a stop's. */
-static void teardown_answer(struct swarm *s, swarm_cb done, void *done_data,
-			    void (*stop)(void *), void *stop_data)
+/* The answers of a finished teardown: a leave's, then a stop's. */
+static void teardown_answer(struct swarm *s)
 {
+	swarm_cb done = s->done_cb;
+	void (*stop)(void *) = s->stop_cb;
+
+	s->done_cb = NULL;
+	s->stop_cb = NULL;
 	if (stop != NULL)
 		close_timers(s);
 	if (done != NULL)
-		done(done_data, 0, NULL);
+		done(s->done_data, 0, NULL);
 	if (stop != NULL)
-		stop(stop_data);
+		stop(s->stop_data);
 }
 
 /* The agent a leave stopped removed the node's task containers: the
- * daemon's clean-up of the node, then the answers that waited. */
+ * daemon's clean-up of the node, then the answers, once the rest of the
+ * teardown is done too. */
 static void on_agent_wiped(void *data, const char *node_id)
 {
 	struct swarm *s = data;
-	swarm_cb done = s->wipe_done;
-	void (*stop)(void *) = s->wipe_stop;
 
 	if (s->cleanup != NULL)
 		s->cleanup(s->factory_ctx, node_id);
 	s->wiping = false;
-	s->wipe_done = NULL;
-	s->wipe_stop = NULL;
-	teardown_answer(s, done, s->wipe_done_data, stop, s->wipe_stop_data);
+	if (!s->tearing_down)
+		teardown_answer(s);
 }
 
 static void finish_teardown(struct swarm *s)
 {
 	struct sw_err err;
 	swarm_cb done = s->done_cb;
-	void *data = s->done_data;
 	void (*stop)(void *) = s->stop_cb;
-	void *stop_data = s->stop_data;
 
 	release_after_close(s);
 	s->tearing_down = false;
@@ -1032,16 +1028,8 @@ static void finish_teardown(struct swarm *s)
 		s->peers = NULL;
 		s->n_peers = 0;
 	}
-	s->done_cb = NULL;
-	s->stop_cb = NULL;
-	if (s->wiping) {
-		s->wipe_done = done;
-		s->wipe_done_data = data;
-		s->wipe_stop = stop;
-		s->wipe_stop_data = stop_data;
-		return;
-	}
-	teardown_answer(s, done, data, stop, stop_data);
+	if (!s->wiping)
+		teardown_answer(s);
 }
 
 static void on_net_closed(void *data)
@@ -1753,15 +1741,10 @@ int swarm_force_new_cluster(struct swarm *s, swarm_cb cb, void *data,
 
 void swarm_stop(struct swarm *s, void (*cb)(void *data), void *data)
 {
-	if (s->wiping && !s->tearing_down) {
-		/* A leave's agent is removing containers (and holds s). */
-		s->wipe_stop = cb;
-		s->wipe_stop_data = data;
-		return;
-	}
-	if (s->tearing_down) {
+	if (s->tearing_down || s->wiping) {
 		/* A role change is restarting everything: stop instead. A
-		 * leave in progress still ends (wipe) and is answered. */
+		 * leave in progress still ends (its wipe, the agent's removals
+		 * holding s) and is answered first. */
 		s->reload = false;
 		s->stop_cb = cb;
 		s->stop_data = data;

@@ -513,26 +513,6 @@ def test_restart_after_kill9_adopts_running_tasks(sw):
     assert [r[1] for r in rows] == ["keep.1", "keep.2"]
 
 
-def test_rm_of_a_running_job_stops_its_tasks(cluster):
-    """On a node of its own: what a failure here leaks would break the
-    module's node."""
-    n = harness.swarm_node(cluster, "127.0.0.143")
-    assert harness.swarm_init(n, n.addr).returncode == 0
-    node_id = swarm_info(n)["NodeID"]
-    n.load_busybox()
-    create(n, "--name", "job", "--mode", "replicated-job", "--max-concurrent", "2",
-           "--replicas", "2", *SLEEP)
-    wait_for(lambda: len([t for t in list_tasks(n, "job") if t["Status"]["State"] == "running"])
-             == 2, 30, "2 running job tasks")
-    ok(n.docker("service", "rm", "job"))
-    try:
-        harness.wait_node_empty(n, 20)
-        assert list_tasks(n) == []
-    finally:
-        n.stop()
-        harness.drop_cni_rules(node_id)
-
-
 @contextlib.contextmanager
 def own_node(cluster, addr):
     """A swarm of one node of the test's own at addr, with busybox loaded;
@@ -546,6 +526,20 @@ def own_node(cluster, addr):
     finally:
         n.stop()
         harness.drop_cni_rules(node_id)
+
+
+def test_rm_of_a_running_job_stops_its_tasks(cluster):
+    """On a node of its own: what a failure here leaks would break the
+    module's node."""
+    with own_node(cluster, "127.0.0.143") as n:
+        create(n, "--name", "job", "--mode", "replicated-job", "--max-concurrent", "2",
+               "--replicas", "2", *SLEEP)
+        wait_for(lambda: len([t for t in list_tasks(n, "job")
+                              if t["Status"]["State"] == "running"]) == 2, 30,
+                 "2 running job tasks")
+        ok(n.docker("service", "rm", "job"))
+        harness.wait_node_empty(n, 20)
+        assert list_tasks(n) == []
 
 
 # `sleep` as PID 1 ignores SIGTERM: its stop sits out the whole grace period.
