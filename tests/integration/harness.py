@@ -294,10 +294,16 @@ class Node:
         p = ctr(self.containerd_sock(), "images", "import", busybox_images()["oci"])
         assert p.returncode == 0, p.stderr
 
-    def logtext(self):
+    def log_tail(self, lines=40):
+        """The last lines of the log, API request lines left out."""
+        kept = [l for l in self.logtext(200000).splitlines()
+                if 'msg="api: ' not in l]
+        return "\n".join(kept[-lines:])
+
+    def logtext(self, limit=8000):
         try:
             with open(self.log_path, "rb") as f:
-                return f.read().decode(errors="replace")[-8000:]
+                return f.read().decode(errors="replace")[-limit:]
         except OSError:
             return ""
 
@@ -330,6 +336,10 @@ class Node:
                 conn.close()
 
 
+# The clusters not yet cleaned up: a failing test shows their nodes' logs.
+LIVE_CLUSTERS = []
+
+
 class Cluster:
     """The nodes of one test; gives each its own 127.0.0.x address."""
 
@@ -337,6 +347,7 @@ class Cluster:
         self.root = tempfile.mkdtemp(prefix="swt.", dir="/tmp")
         self.nodes = []
         self.extra_pids = set()
+        LIVE_CLUSTERS.append(self)
 
     def node(self, name=None, containerd=None, extra_args=None, start=True):
         idx = len(self.nodes) + 1
@@ -348,6 +359,8 @@ class Cluster:
         return n
 
     def cleanup(self):
+        if self in LIVE_CLUSTERS:
+            LIVE_CLUSTERS.remove(self)
         for n in self.nodes:
             n.cleanup()
         for pid in self.extra_pids:

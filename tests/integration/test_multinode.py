@@ -309,7 +309,12 @@ def wait_moved(engine, service, n, node_id, timeout=60):
     def moved():
         spread = tasks_by_node(engine, service)
         return sum(len(v) for v in spread.values()) == n and node_id not in spread
-    wait_for(moved, timeout, "the tasks of %s running off node %s" % (service, node_id))
+    try:
+        wait_for(moved, timeout, "the tasks of %s running off node %s" % (service, node_id))
+    except AssertionError as e:
+        tasks = [(t["ID"][:6], t["NodeID"][:6], t["DesiredState"], t["Status"]["State"])
+                 for t in harness.list_tasks(engine, service)]
+        raise AssertionError("%s; tasks (id, node, desired, state): %r" % (e, tasks))
 
 
 def test_service_spreads(lab):
