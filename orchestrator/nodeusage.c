@@ -6,19 +6,12 @@
 #include "lib/alloc.h"
 #include "lib/strmap.h"
 #include "orchestrator/reconcile_priv.h"
+#include "orchestrator/taskindex.h"
 #include "orchestrator/task.h"
-
-struct node_total {
-	int64_t nano_cpus;
-	int64_t memory_bytes;
-	uint64_t tasks;
-	uint32_t *ports;
-	size_t n_ports;
-};
 
 struct nodeusage {
 	const struct view *v; /* borrowed */
-	struct node_total *nodes;
+	struct node_load *nodes;
 	/* The counts of the service (and spec version) being placed, by
 	 * node index. */
 	char *cur_svc;
@@ -27,7 +20,10 @@ struct nodeusage {
 	uint64_t *cur_failed;
 };
 
-struct nodeusage *nodeusage_new(const struct view *v)
+/* The index's loads stand for the store's tasks; the view's own tasks are
+ * taken off them, to be counted as the pass leaves them. */
+struct nodeusage *nodeusage_new(const struct view *v,
+				const struct taskindex *ix)
 {
 	struct nodeusage *u = xcalloc(1, sizeof(*u));
 
@@ -35,6 +31,21 @@ struct nodeusage *nodeusage_new(const struct view *v)
 	u->nodes = xcalloc(v->n_nodes + 1, sizeof(*u->nodes));
 	u->cur_live = xcalloc(v->n_nodes + 1, sizeof(*u->cur_live));
 	u->cur_failed = xcalloc(v->n_nodes + 1, sizeof(*u->cur_failed));
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		const struct node_load *l = taskindex_load(ix, v->nodes[i].id);
+
+		if (l != NULL)
+			node_load_add(&u->nodes[i], l);
+	}
+	for (size_t i = 0; i < v->n_loaded; i++) {
+		const struct node_load *share;
+		const char *node;
+		int64_t k;
+
+		if (taskindex_share(ix, v->tasks[i].rec->id, &node, &share) &&
+		    (k = rc_node_index(v, node)) >= 0)
+			node_load_sub(&u->nodes[k], share);
+	}
 	return u;
 }
 
@@ -80,8 +91,7 @@ void nodeusage_add(struct nodeusage *u, const struct task_rec *tr)
 {
 	const Swarmd__Task *t = tr->t;
 	int64_t i = tr->node;
-	const Swarmd__TaskSpec *s = t->spec;
-	struct node_total *n;
+	struct node_load share = {0};
 
 	if (i < 0)
 		return;
@@ -89,19 +99,9 @@ void nodeusage_add(struct nodeusage *u, const struct task_rec *tr)
 		add_current(u, i, t);
 	if (!is_live(t))
 		return;
-	n = &u->nodes[i];
-	n->tasks++;
-	if (s == NULL)
-		return;
-	n->nano_cpus += s->reserve_nano_cpus;
-	n->memory_bytes += s->reserve_memory_bytes;
-	for (size_t j = 0; j < s->n_ports; j++) {
-		if (strcmp(s->ports[j]->mode, "host") != 0)
-			continue;
-		n->ports = xrealloc(n->ports,
-				    (n->n_ports + 1) * sizeof(*n->ports));
-		n->ports[n->n_ports++] = s->ports[j]->published;
-	}
+	node_load_of_task(t, &share);
+	node_load_add(&u->nodes[i], &share);
+	free(share.ports);
 }
 
 static void count_current(struct nodeusage *u, const struct task_rec *o)
@@ -135,7 +135,7 @@ void nodeusage_get(struct nodeusage *u, size_t i, const Swarmd__Task *t,
 		   struct sched_usage *out, uint64_t *tasks,
 		   uint64_t *failures)
 {
-	const struct node_total *n = &u->nodes[i];
+	const struct node_load *n = &u->nodes[i];
 
 	select_service(u, t);
 	memset(out, 0, sizeof(*out));

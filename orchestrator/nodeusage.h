@@ -1,6 +1,6 @@
-/* What the tasks seen by one reconcile pass take on each node: totals
- * counted in one walk over the tasks and kept current as the pass assigns
- * more. The pass places tasks service by service (its view is sorted so):
+/* What the tasks take on each node during one reconcile pass: the
+ * reconciler's running totals (taskindex) with the pass's own tasks counted
+ * as the pass leaves them, kept current as it assigns more. The pass places tasks service by service (its view is sorted so):
  * the counts of the service being placed are taken from that service's
  * tasks alone, into arrays by node. */
 #ifndef SW_ORCH_NODEUSAGE_H
@@ -15,10 +15,14 @@
 struct nodeusage;
 struct view;
 struct task_rec;
+struct taskindex;
 
 /* For the nodes of v, whose tasks (borrowed while the usage lives) give
- * the counts of the service being placed. */
-struct nodeusage *nodeusage_new(const struct view *v);
+ * the counts of the service being placed. The totals start from what ix
+ * counts for the store's tasks, less the view's own: add those (as the
+ * pass leaves them) with nodeusage_add. */
+struct nodeusage *nodeusage_new(const struct view *v,
+				const struct taskindex *ix);
 void nodeusage_free(struct nodeusage *u);
 
 /* Counts what t takes: a live task (wanted running, not ended) adds to

@@ -12,8 +12,17 @@
 #include "lib/timefmt.h"
 #include "lib/verscache.h"
 #include "orchestrator/services.h"
+#include "orchestrator/taskindex.h"
 
 #define NS_PER_MS 1000000LL
+
+/* The nodes as the passes see them, kept between passes and read again
+ * when a node changed. */
+struct node_table {
+	struct node_rec *nodes; /* ids and unpacked nodes owned */
+	size_t n_nodes;
+	struct strmap *index; /* node ID -> index in nodes */
+};
 
 struct reconciler {
 	uv_loop_t *loop;
@@ -22,24 +31,32 @@ struct reconciler {
 	struct store_watcher watcher;
 	bool watching;
 	bool in_flight;
-	bool dirty;
+	bool dirty; /* a pass is wanted now */
 	bool stopping;
 	bool timer_closed;
 	struct verscache *cache; /* the tasks of the last pass, unpacked */
-	bool stale;         /* only task statuses changed since the pass */
-	/* Whether such changes matter: only an update's batches wait for
-	 * tasks to reach RUNNING (as of the last pass). */
-	bool statuses_matter;
-	uint64_t settle_ms; /* how long such changes wait for a pass */
+	struct taskindex *ix;    /* every task, kept current from events */
+	struct node_table nodes;
+	bool nodes_stale;
+	/* What the next pass looks at: every service, or those changed since
+	 * the last pass (dirty_svcs) and those still waiting for a node
+	 * (unplaced). */
+	bool full;
+	struct strmap *dirty_svcs;
+	struct strmap *unplaced;
+	/* The services whose update or rollback runs: their batches wait for
+	 * tasks to reach RUNNING, so their status reports start a pass. */
+	struct strmap *updating;
+	bool stale;         /* only such status reports since the pass */
+	uint64_t settle_ms; /* how long they wait for a pass */
 	/* The objects the change in flight writes, in op order (owned), and
 	 * whether it only creates tasks: see own_write. */
 	char **own_ids;
 	size_t n_own;
 	bool own_creates_only;
-	/* The loop's uv_now() at which the pass that proposed the change in
-	 * flight wanted the next pass (a restart delay, an update's monitor
-	 * period), or 0: its timer is armed once the change is done. */
-	uint64_t wake_due;
+	/* When (timefmt ns) a pass wanted the next full one (a restart delay,
+	 * an update's monitor period, an orphan deadline), or 0. */
+	int64_t wake_ns;
 };
 
 static void forget_own(struct reconciler *r)
@@ -80,11 +97,18 @@ static bool own_write(const struct reconciler *r,
 	return true;
 }
 
+static void free_nodes(struct node_table *nt);
+
 static void maybe_free(struct reconciler *r)
 {
 	if (r->stopping && r->timer_closed && !r->in_flight) {
 		forget_own(r);
 		verscache_free(r->cache);
+		taskindex_free(r->ix);
+		free_nodes(&r->nodes);
+		strmap_free(r->dirty_svcs);
+		strmap_free(r->unplaced);
+		strmap_free(r->updating);
 		free(r);
 	}
 }
@@ -99,28 +123,39 @@ static uint64_t settle_after(uint64_t pass_ns);
 
 /* ---- the view -------------------------------------------------------------- */
 
-static void load_nodes(struct view *v, const struct store *st)
+static void free_nodes(struct node_table *nt)
 {
-	v->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*v->nodes));
-	v->node_index = strmap_new();
+	for (size_t i = 0; i < nt->n_nodes; i++) {
+		free((char *)nt->nodes[i].id);
+		swarmd__node__free_unpacked(nt->nodes[i].n, NULL);
+	}
+	free(nt->nodes);
+	strmap_free(nt->index);
+	memset(nt, 0, sizeof(*nt));
+}
+
+static void load_nodes(struct node_table *nt, const struct store *st)
+{
+	free_nodes(nt);
+	nt->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*nt->nodes));
+	nt->index = strmap_new();
 	for (const struct store_record *r = store_first(st, OBJ_NODE);
 	     r != NULL; r = store_next(r)) {
 		Swarmd__Node *n = swarm_node_unpack(r);
+		struct node_rec *nr = &nt->nodes[nt->n_nodes];
 
 		if (n == NULL)
 			continue;
-		v->nodes[v->n_nodes].id = r->id;
-		v->nodes[v->n_nodes].eligible =
-			strcmp(n->state, "ready") == 0 &&
-			strcmp(n->availability, "active") == 0;
-		v->nodes[v->n_nodes].invalid =
-			strcmp(n->state, "down") == 0 ||
-			strcmp(n->availability, "drain") == 0;
-		v->nodes[v->n_nodes].n = n;
-		v->nodes[v->n_nodes].down_since =
+		nr->id = xstrdup(r->id);
+		nr->eligible = strcmp(n->state, "ready") == 0 &&
+			       strcmp(n->availability, "active") == 0;
+		nr->invalid = strcmp(n->state, "down") == 0 ||
+			      strcmp(n->availability, "drain") == 0;
+		nr->n = n;
+		nr->down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
-		*strmap_slot(v->node_index, r->id) = (int64_t)v->n_nodes;
-		v->n_nodes++;
+		*strmap_slot(nt->index, r->id) = (int64_t)nt->n_nodes;
+		nt->n_nodes++;
 	}
 }
 
@@ -203,35 +238,78 @@ static Swarmd__Task *cached_task(struct verscache *c,
 	return t;
 }
 
-static void load_view(struct view *v, struct swarm *s, struct verscache *cache)
+static void add_to_view(struct view *v, struct verscache *cache,
+			const struct store_record *r)
 {
-	const struct store *st = swarm_store(s);
-	Swarmd__Cluster *cl = swarm_cluster(s, NULL);
+	Swarmd__Task *t = r != NULL ? cached_task(cache, r) : NULL;
+
+	if (t == NULL)
+		return;
+	v->tasks[v->n_tasks].rec = r;
+	v->tasks[v->n_tasks].t = t;
+	v->n_tasks++;
+}
+
+/* The tasks of the services in scope (every task when scope is NULL). */
+static void load_tasks(struct view *v, struct reconciler *r,
+		       const struct strmap *scope)
+{
+	const struct store *st = swarm_store(r->s);
+	size_t pos = 0, n = 0;
+	const char *svc;
+	const struct strmap *ids;
+
+	if (scope == NULL) {
+		v->tasks = xcalloc(store_count(st, OBJ_TASK) + 1,
+				   sizeof(*v->tasks));
+		for (const struct store_record *t = store_first(st, OBJ_TASK);
+		     t != NULL; t = store_next(t))
+			add_to_view(v, r->cache, t);
+		return;
+	}
+	while ((svc = strmap_next(scope, &pos, NULL)) != NULL)
+		if ((ids = taskindex_tasks_of(r->ix, svc)) != NULL)
+			n += strmap_count(ids);
+	v->tasks = xcalloc(n + 1, sizeof(*v->tasks));
+	pos = 0;
+	while ((svc = strmap_next(scope, &pos, NULL)) != NULL) {
+		size_t tpos = 0;
+		const char *id;
+
+		ids = taskindex_tasks_of(r->ix, svc);
+		while (ids != NULL && (id = strmap_next(ids, &tpos, NULL)))
+			add_to_view(v, r->cache, store_get(st, OBJ_TASK, id));
+	}
+}
+
+static void load_view(struct view *v, struct reconciler *r,
+		      const struct strmap *scope)
+{
+	const struct store *st = swarm_store(r->s);
+	Swarmd__Cluster *cl = swarm_cluster(r->s, NULL);
 
 	memset(v, 0, sizeof(*v));
 	v->now = timefmt_now_ns();
 	v->history_limit = cl ? cl->task_history_limit : 5;
 	swarmd__cluster__free_unpacked(cl, NULL);
-	v->tasks = xcalloc(store_count(st, OBJ_TASK) + 1, sizeof(*v->tasks));
-	for (const struct store_record *r = store_first(st, OBJ_TASK);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Task *t = cached_task(cache, r);
-
-		if (t == NULL)
-			continue;
-		v->tasks[v->n_tasks].rec = r;
-		v->tasks[v->n_tasks].t = t;
-		v->n_tasks++;
+	if (r->nodes_stale) {
+		load_nodes(&r->nodes, st);
+		r->nodes_stale = false;
 	}
+	v->nodes = r->nodes.nodes;
+	v->n_nodes = r->nodes.n_nodes;
+	v->node_index = r->nodes.index;
+	load_tasks(v, r, scope);
 	index_by_service(v);
 	v->n_loaded = v->n_tasks;
-	load_nodes(v, st);
 	for (size_t i = 0; i < v->n_tasks; i++)
 		v->tasks[i].node = rc_node_index(v, v->tasks[i].t->node_id);
 }
 
-/* The tasks the pass edited go back to the cache to be unpacked afresh. */
-static void free_view(struct view *v, struct verscache *cache)
+/* The tasks the pass edited go back to the cache to be unpacked afresh. A
+ * pass over some services keeps the other services' tasks cached. */
+static void free_view(struct view *v, struct verscache *cache, bool full,
+		      size_t live)
 {
 	for (size_t i = 0; i < v->n_tasks; i++) {
 		struct task_rec *tr = &v->tasks[i];
@@ -243,12 +321,11 @@ static void free_view(struct view *v, struct verscache *cache)
 			verscache_drop(cache, tr->rec->id);
 		}
 	}
-	verscache_sweep(cache);
+	if (full)
+		verscache_sweep(cache);
+	else
+		verscache_trim(cache, live);
 	free(v->tasks);
-	for (size_t i = 0; i < v->n_nodes; i++)
-		swarmd__node__free_unpacked(v->nodes[i].n, NULL);
-	free(v->nodes);
-	strmap_free(v->node_index);
 	strmap_free(v->svc_index);
 }
 
@@ -896,7 +973,7 @@ static struct nodeusage *usage_of_pass(struct pass *p)
 {
 	if (p->usage != NULL)
 		return p->usage;
-	p->usage = nodeusage_new(&p->v);
+	p->usage = nodeusage_new(&p->v, p->r->ix);
 	for (size_t i = 0; i < p->v.n_tasks; i++)
 		nodeusage_add(p->usage, &p->v.tasks[i]);
 	return p->usage;
@@ -968,9 +1045,14 @@ static void assign(struct pass *p, struct task_rec *tr, const char *node)
 }
 
 /* Says in the task's error why no node fits it. */
-static void unplaced(struct task_rec *tr, const size_t counts[SCHED_FILTERS])
+static void unplaced(struct pass *p, struct task_rec *tr,
+		     const size_t counts[SCHED_FILTERS])
 {
 	char reason[256];
+
+	/* Its service is looked at again in every pass until a node takes
+	 * it (a node or a task freeing room may change nothing of it). */
+	strmap_slot(p->r->unplaced, tr->t->service_id);
 
 	sched_explain(counts, reason, sizeof(reason));
 	if (strcmp(tr->t->err, reason) != 0) {
@@ -985,7 +1067,7 @@ static void schedule_task(struct pass *p, struct task_rec *tr)
 	const char *node = pick_node(p, tr->t, counts);
 
 	if (node == NULL)
-		unplaced(tr, counts);
+		unplaced(p, tr, counts);
 	else
 		assign(p, tr, node);
 }
@@ -1023,7 +1105,7 @@ static void schedule_group(struct pass *p, const size_t *idx, size_t n)
 			sched_heap_push(&h, &c);
 	}
 	for (; j < n; j++)
-		unplaced(&p->v.tasks[idx[j]], counts);
+		unplaced(p, &p->v.tasks[idx[j]], counts);
 	sched_heap_free(&h);
 }
 
@@ -1103,36 +1185,77 @@ static void allocate_and_schedule(struct pass *p)
 
 /* ---- the pass --------------------------------------------------------------- */
 
+static void set_member(struct strmap *set, const char *id, bool member)
+{
+	if (member)
+		strmap_slot(set, id);
+	else
+		strmap_remove(set, id);
+}
+
+static void reconcile_service(struct pass *p, const struct store_record *r)
+{
+	Swarmd__Service *svc = services_unpack(r);
+	bool wrote = false;
+
+	if (svc == NULL)
+		return;
+	set_member(p->r->updating, r->id, updater_in_progress(svc));
+	if (strcmp(svc->mode, "replicated") == 0) {
+		restart_and_replace(p, r, svc);
+		wrote = updater_step(p, r, svc);
+		scale_replicated(p, r, svc);
+	} else if (strcmp(svc->mode, "global") == 0) {
+		restart_and_replace(p, r, svc);
+		wrote = updater_step(p, r, svc);
+		scale_global(p, r, svc);
+	}
+	if (strcmp(svc->mode, "replicated-job") == 0)
+		reconcile_replicated_job(p, r, svc);
+	else if (strcmp(svc->mode, "global-job") == 0)
+		reconcile_global_job(p, r, svc);
+	else if (!wrote)
+		updater_finish(p, r, svc);
+	swarmd__service__free_unpacked(svc, NULL);
+}
+
 static void reconcile_services(struct pass *p)
 {
 	const struct store *st = swarm_store(p->r->s);
+	const struct store_record *r;
+	const char *id;
+	size_t pos = 0;
 
-	for (const struct store_record *r = store_first(st, OBJ_SERVICE);
-	     r != NULL; r = store_next(r)) {
-		Swarmd__Service *svc = services_unpack(r);
-
-		if (svc == NULL)
-			continue;
-		bool wrote = false;
-
-		p->updating |= updater_in_progress(svc);
-		if (strcmp(svc->mode, "replicated") == 0) {
-			restart_and_replace(p, r, svc);
-			wrote = updater_step(p, r, svc);
-			scale_replicated(p, r, svc);
-		} else if (strcmp(svc->mode, "global") == 0) {
-			restart_and_replace(p, r, svc);
-			wrote = updater_step(p, r, svc);
-			scale_global(p, r, svc);
-		}
-		if (strcmp(svc->mode, "replicated-job") == 0)
-			reconcile_replicated_job(p, r, svc);
-		else if (strcmp(svc->mode, "global-job") == 0)
-			reconcile_global_job(p, r, svc);
-		else if (!wrote)
-			updater_finish(p, r, svc);
-		swarmd__service__free_unpacked(svc, NULL);
+	if (p->scope == NULL) {
+		for (r = store_first(st, OBJ_SERVICE); r != NULL;
+		     r = store_next(r))
+			reconcile_service(p, r);
+		return;
 	}
+	while ((id = strmap_next(p->scope, &pos, NULL)) != NULL)
+		if ((r = store_get(st, OBJ_SERVICE, id)) != NULL)
+			reconcile_service(p, r);
+}
+
+/* A pass over every service, at once unless one is in flight. */
+static void want_full_pass(struct reconciler *r)
+{
+	r->full = true;
+	r->dirty = true;
+	if (!r->in_flight)
+		schedule(r, 0);
+}
+
+/* The wake-up the passes asked for, unless a pass comes sooner. */
+static void arm_wake(struct reconciler *r)
+{
+	int64_t now = timefmt_now_ns();
+	int64_t ms;
+
+	if (r->wake_ns == 0 || r->in_flight || r->stopping)
+		return;
+	ms = (r->wake_ns - now) / NS_PER_MS + 1;
+	schedule_within(r, (uint64_t)(ms > 0 ? ms : 1));
 }
 
 static void on_committed(void *data, int status, const struct sw_err *err)
@@ -1147,8 +1270,9 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 	}
 	if (status != 0) {
 		/* Usually a task changed under us (version check): the next
-		 * pass sees the new state. */
+		 * pass, over every service, sees the new state. */
 		log_debug("reconcile: change not applied: %s", err->msg);
+		r->full = true;
 		r->dirty = true;
 	}
 	if (r->dirty) {
@@ -1157,22 +1281,62 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 	}
 	if (r->stale)
 		schedule_within(r, r->settle_ms);
-	if (r->wake_due != 0) {
-		uint64_t now = uv_now(r->loop);
+	arm_wake(r);
+}
 
-		schedule_within(r, r->wake_due > now ? r->wake_due - now : 1);
+/* What the next pass looks at: NULL for every service, else the services
+ * changed since the last pass and those waiting for a node. Either way
+ * their update and placement state is worked out afresh. */
+static struct strmap *take_scope(struct reconciler *r)
+{
+	struct strmap *scope;
+	const char *id;
+	size_t pos = 0;
+
+	if (r->full) {
+		r->full = false;
+		strmap_free(r->dirty_svcs);
+		strmap_free(r->unplaced);
+		strmap_free(r->updating);
+		r->dirty_svcs = strmap_new();
+		r->unplaced = strmap_new();
+		r->updating = strmap_new();
+		return NULL;
 	}
+	scope = r->dirty_svcs;
+	r->dirty_svcs = strmap_new();
+	while ((id = strmap_next(r->unplaced, &pos, NULL)) != NULL)
+		strmap_slot(scope, id);
+	strmap_free(r->unplaced);
+	r->unplaced = strmap_new();
+	pos = 0;
+	while ((id = strmap_next(scope, &pos, NULL)) != NULL)
+		strmap_remove(r->updating, id);
+	return scope;
+}
+
+/* The earliest wake-up wanted: a pass over every service replaces what
+ * the passes before wanted; a pass over some adds its own. */
+static void merge_wake(struct reconciler *r, const struct pass *p)
+{
+	int64_t at = p->v.wake_at;
+
+	if (p->scope == NULL || r->wake_ns == 0 || (at != 0 && at < r->wake_ns))
+		r->wake_ns = at;
 }
 
 static void run_pass(struct reconciler *r)
 {
 	struct pass p = {.r = r};
+	struct strmap *scope = take_scope(r);
+	const struct store *st = swarm_store(r->s);
 	struct sw_err err;
 	uint64_t t0 = uv_hrtime();
 
 	r->dirty = false;
 	r->stale = false;
-	load_view(&p.v, r->s, r->cache);
+	p.scope = scope;
+	load_view(&p.v, r, scope);
 	change_init(&p.c, p.v.now);
 	orphan_tasks(&p.v);
 	reconcile_services(&p);
@@ -1180,29 +1344,23 @@ static void run_pass(struct reconciler *r)
 	adopt_created(&p);
 	allocate_and_schedule(&p);
 	flush_tasks(&p);
-	r->statuses_matter = p.updating;
+	merge_wake(r, &p);
 	if (p.c.n_ops > 0) {
 		remember_own(r, &p.c);
 		r->in_flight = true;
 		if (swarm_propose(r->s, &p.c, on_committed, r, &err) != 0) {
 			r->in_flight = false;
+			r->full = true;
 			r->dirty = true;
 			schedule(r, 100);
 		}
 	}
-	r->wake_due = 0;
-	if (p.v.wake_at != 0) {
-		int64_t ms = (p.v.wake_at - p.v.now) / NS_PER_MS + 1;
-		uint64_t delay = (uint64_t)(ms > 0 ? ms : 1);
-
-		if (r->in_flight)
-			r->wake_due = uv_now(r->loop) + delay;
-		else if (!r->dirty)
-			schedule_within(r, delay);
-	}
+	if (!r->dirty)
+		arm_wake(r);
 	change_free(&p.c);
 	nodeusage_free(p.usage);
-	free_view(&p.v, r->cache);
+	free_view(&p.v, r->cache, scope == NULL, store_count(st, OBJ_TASK));
+	strmap_free(scope);
 	r->settle_ms = settle_after(uv_hrtime() - t0);
 }
 
@@ -1213,9 +1371,14 @@ static void on_timer(uv_timer_t *t)
 	if (r->stopping || r->in_flight)
 		return;
 	if (!swarm_is_leader(r->s)) {
+		r->full = true;
 		r->dirty = true;
 		schedule(r, 200);
 		return;
+	}
+	if (r->wake_ns != 0 && timefmt_now_ns() >= r->wake_ns) {
+		r->full = true;
+		r->wake_ns = 0;
 	}
 	run_pass(r);
 }
@@ -1246,9 +1409,7 @@ static uint64_t settle_after(uint64_t pass_ns)
 
 void reconciler_poke(struct reconciler *r)
 {
-	r->dirty = true;
-	if (!r->in_flight)
-		schedule(r, 0);
+	want_full_pass(r);
 }
 
 /* A task's status moved on (a node's report) and nothing the reconciler
@@ -1265,35 +1426,93 @@ static bool status_only(const struct store_event *e)
 	       memcmp(o.node, c.node, c.node_len) == 0;
 }
 
-/* Status reports reach the reconciler too: a task RUNNING ends an update
- * batch. While no update runs they change nothing a pass decides, and are
- * ignored (a mass create's reports used to cost a pass over every task
- * each); otherwise, while a big pass costs much, they wait twice its
- * duration for the next one: under a stream of reports the loop keeps
- * most of its time for the reports and the API. Anything else starts a
- * pass at once. */
+/* The service of a task event, as a string the caller frees; NULL when
+ * the task does not parse. */
+static char *service_of(const struct store_event *e)
+{
+	struct task_peek pk;
+
+	if (!tasks_peek(e->cur != NULL ? e->cur : e->old, &pk))
+		return NULL;
+	return xstrndup(pk.service, pk.service_len);
+}
+
+/* Notes what one event asks of the next pass; true when that pass is
+ * wanted at once, false for a status report that can wait (*report) or
+ * changes nothing the passes decide. */
+static bool note_event(struct reconciler *r, const struct store_event *e,
+		       bool own, bool *report)
+{
+	char *svc;
+	bool now = true;
+
+	switch (e->kind) {
+	case OBJ_SERVICE:
+		strmap_slot(r->dirty_svcs, e->id);
+		return true;
+	case OBJ_TASK:
+		if ((svc = service_of(e)) == NULL) {
+			r->full = true;
+			return true;
+		}
+		if (!own && status_only(e)) {
+			/* Only an update's batches wait for RUNNING. */
+			now = false;
+			if (strmap_find(r->updating, svc) != NULL) {
+				*report = true;
+				strmap_slot(r->dirty_svcs, svc);
+			}
+		} else {
+			strmap_slot(r->dirty_svcs, svc);
+		}
+		free(svc);
+		return now;
+	case OBJ_NODE:
+		r->nodes_stale = true;
+		r->full = true;
+		return true;
+	default:
+		/* The cluster (history limit), networks, secrets...: rare. */
+		r->full = true;
+		return true;
+	}
+}
+
+/* Status reports of a running update wait twice the duration of the last
+ * pass for the next one: under a stream of reports the loop keeps most of
+ * its time for the reports and the API. Anything else (but reports while
+ * no update runs: they change nothing a pass decides) starts a pass at
+ * once, over the services it concerns. */
 static void on_store_event(struct store_watcher *w, uint64_t index, bool reset,
 			   const struct store_event *evs, size_t n)
 {
 	struct reconciler *r = w->data;
-	size_t i = 0;
+	bool own, now = false, report = false;
 
+	if (reset) {
+		taskindex_rebuild(r->ix, swarm_store(r->s));
+		r->nodes_stale = true;
+		want_full_pass(r);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		taskindex_apply(r->ix, &evs[i]);
 	/* New tasks are placed in the pass that creates them: a pass that
 	 * only created tasks leaves nothing for the next one. Anything else
 	 * it wrote may (a task wanted shut down is pruned a pass later, a
 	 * rollback's spec is reconciled in the next). */
-	if (!reset && own_write(r, evs, n)) {
-		if (!r->own_creates_only)
-			reconciler_poke(r);
+	own = own_write(r, evs, n);
+	if (own && r->own_creates_only)
+		return;
+	for (size_t i = 0; i < n; i++)
+		now |= note_event(r, &evs[i], own, &report);
+	if (now) {
+		r->dirty = true;
+		if (!r->in_flight)
+			schedule(r, 0);
 		return;
 	}
-	while (!reset && i < n && status_only(&evs[i]))
-		i++;
-	if (reset || i < n) {
-		reconciler_poke(r);
-		return;
-	}
-	if (!r->statuses_matter)
+	if (!report)
 		return;
 	r->stale = true;
 	if (!r->in_flight)
@@ -1307,13 +1526,19 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)
 	r->loop = loop;
 	r->s = s;
 	r->cache = verscache_new(free_task);
+	r->ix = taskindex_new();
+	taskindex_rebuild(r->ix, swarm_store(s));
+	r->nodes_stale = true;
+	r->dirty_svcs = strmap_new();
+	r->unplaced = strmap_new();
+	r->updating = strmap_new();
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	r->watcher.data = r;
 	store_watch((struct store *)swarm_store(s), &r->watcher,
 		    on_store_event);
 	r->watching = true;
-	reconciler_poke(r);
+	want_full_pass(r);
 	return r;
 }
 

@@ -53,7 +53,9 @@ struct pass {
 	 * same pass and written once, already assigned. */
 	struct task_rec *created;
 	size_t n_created;
-	bool updating; /* some service's update or rollback runs */
+	/* The services this pass works on (task IDs in the view are theirs),
+	 * NULL for all. */
+	const struct strmap *scope;
 };
 
 

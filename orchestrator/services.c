@@ -61,6 +61,7 @@ static bool skip_value(const uint8_t **p, const uint8_t *end, unsigned wt)
 
 /* Fields of message Task (objects.proto) read by tasks_peek. */
 enum {
+	TASK_FIELD_SERVICE_ID = 1,
 	TASK_FIELD_NODE_ID = 3,
 	TASK_FIELD_DESIRED_STATE = 7,
 	TASK_FIELD_STATE = 8,
@@ -71,17 +72,20 @@ bool tasks_peek(const struct store_record *rec, struct task_peek *out)
 	const uint8_t *p = rec->payload, *end = p + rec->payload_len;
 	uint64_t key, v;
 
-	*out = (struct task_peek){.node = ""};
+	*out = (struct task_peek){.node = "", .service = ""};
 	/* Every field is read to the end: the last occurrence wins, as in a
 	 * full parse. */
 	while (p < end) {
 		if (!get_varint(&p, end, &key))
 			return false;
-		if (key == ((TASK_FIELD_NODE_ID << 3) | 2)) {
+		if (key == ((TASK_FIELD_NODE_ID << 3) | 2) ||
+		    key == ((TASK_FIELD_SERVICE_ID << 3) | 2)) {
+			bool node = key == ((TASK_FIELD_NODE_ID << 3) | 2);
+
 			if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				return false;
-			out->node = (const char *)p;
-			out->node_len = (size_t)v;
+			*(node ? &out->node : &out->service) = (const char *)p;
+			*(node ? &out->node_len : &out->service_len) = (size_t)v;
 			p += v;
 		} else if (key == (TASK_FIELD_STATE << 3) ||
 			   key == (TASK_FIELD_DESIRED_STATE << 3)) {

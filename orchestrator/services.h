@@ -59,11 +59,13 @@ bool services_port_taken(const struct swarm *s, uint32_t port,
 Swarmd__Service *services_unpack(const struct store_record *rec);
 Swarmd__Task *tasks_unpack(const struct store_record *rec);
 
-/* A stored task's placement and states, read straight from its protobuf
- * bytes without unpacking the whole task (spec included), for the loops
- * that look at many tasks: node (node_len bytes, not NUL-terminated, ""
- * when unset). False when the bytes do not parse. */
+/* A stored task's service, placement and states, read straight from its
+ * protobuf bytes without unpacking the whole task (spec included), for the
+ * loops that look at many tasks: service and node (their _len bytes, not
+ * NUL-terminated, "" when unset). False when the bytes do not parse. */
 struct task_peek {
+	const char *service;
+	size_t service_len;
 	const char *node;
 	size_t node_len;
 	int state;
