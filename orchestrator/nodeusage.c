@@ -31,12 +31,8 @@ struct nodeusage *nodeusage_new(const struct view *v,
 	u->nodes = xcalloc(v->n_nodes + 1, sizeof(*u->nodes));
 	u->cur_live = xcalloc(v->n_nodes + 1, sizeof(*u->cur_live));
 	u->cur_failed = xcalloc(v->n_nodes + 1, sizeof(*u->cur_failed));
-	for (size_t i = 0; i < v->n_nodes; i++) {
-		const struct node_load *l = taskindex_load(ix, v->nodes[i].id);
-
-		if (l != NULL)
-			node_load_add(&u->nodes[i], l);
-	}
+	for (size_t i = 0; i < v->n_nodes; i++)
+		node_load_add(&u->nodes[i], v->nodes[i].load);
 	for (size_t i = 0; i < v->n_loaded; i++) {
 		const struct node_load *share;
 		const char *node;

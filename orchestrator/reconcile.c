@@ -134,7 +134,8 @@ static void free_nodes(struct node_table *nt)
 	memset(nt, 0, sizeof(*nt));
 }
 
-static void load_nodes(struct node_table *nt, const struct store *st)
+static void load_nodes(struct node_table *nt, const struct store *st,
+		       struct taskindex *ix)
 {
 	free_nodes(nt);
 	nt->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*nt->nodes));
@@ -152,6 +153,7 @@ static void load_nodes(struct node_table *nt, const struct store *st)
 		nr->invalid = strcmp(n->state, "down") == 0 ||
 			      strcmp(n->availability, "drain") == 0;
 		nr->n = n;
+		nr->load = taskindex_load_slot(ix, nr->id);
 		nr->down_since =
 			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
 		*strmap_slot(nt->index, r->id) = (int64_t)nt->n_nodes;
@@ -293,7 +295,7 @@ static void load_view(struct view *v, struct reconciler *r,
 	v->history_limit = cl ? cl->task_history_limit : 5;
 	swarmd__cluster__free_unpacked(cl, NULL);
 	if (r->nodes_stale) {
-		load_nodes(&r->nodes, st);
+		load_nodes(&r->nodes, st, r->ix);
 		r->nodes_stale = false;
 	}
 	v->nodes = r->nodes.nodes;

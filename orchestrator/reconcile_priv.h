@@ -11,6 +11,7 @@
 struct reconciler;
 struct strmap;
 struct nodeusage;
+struct node_load;
 
 /* One pass's view of the world, decoded once. */
 struct view {
@@ -34,6 +35,9 @@ struct view {
 		bool invalid;  /* down or drained: its tasks are replaced */
 		int64_t down_since; /* last change of a down node, else 0 */
 		Swarmd__Node *n;
+		/* What the store's live tasks take on it (the reconciler's
+		 * taskindex, kept current). */
+		const struct node_load *load;
 	} *nodes;
 	size_t n_nodes;
 	struct strmap *node_index; /* node ID -> index in nodes */

@@ -126,6 +126,19 @@ void node_load_sub(struct node_load *from, const struct node_load *share)
 	remove_ports(from, share->ports, share->n_ports);
 }
 
+/* Loads are kept once made, empty or not, so their addresses stay put
+ * until the next rebuild (taskindex_load_slot). */
+static struct node_load *load_slot(struct taskindex *ix, const char *node)
+{
+	struct node_load *l = ptr_of(strmap_find(ix->loads, node));
+
+	if (l == NULL) {
+		l = xcalloc(1, sizeof(*l));
+		put_ptr(ix->loads, node, l);
+	}
+	return l;
+}
+
 static bool is_live(const struct task_peek *pk)
 {
 	return pk->desired_state <= TASK_RUNNING &&
@@ -136,17 +149,11 @@ static void count(struct taskindex *ix, struct ix_task *t,
 		  const struct store_record *rec)
 {
 	struct task_peek pk;
-	struct node_load *l;
 
 	if (t->broken || !tasks_peek(rec, &pk) || !is_live(&pk))
 		return;
 	t->node = xstrndup(pk.node, pk.node_len);
-	l = ptr_of(strmap_find(ix->loads, t->node));
-	if (l == NULL) {
-		l = xcalloc(1, sizeof(*l));
-		put_ptr(ix->loads, t->node, l);
-	}
-	node_load_add(l, &t->share);
+	node_load_add(load_slot(ix, t->node), &t->share);
 }
 
 static void uncount(struct taskindex *ix, struct ix_task *t)
@@ -156,14 +163,8 @@ static void uncount(struct taskindex *ix, struct ix_task *t)
 	if (t->node == NULL)
 		return;
 	l = ptr_of(strmap_find(ix->loads, t->node));
-	if (l != NULL) {
+	if (l != NULL)
 		node_load_sub(l, &t->share);
-		if (l->tasks == 0) {
-			free(l->ports);
-			free(l);
-			strmap_remove(ix->loads, t->node);
-		}
-	}
 	free(t->node);
 	t->node = NULL;
 }
@@ -281,7 +282,15 @@ const char *taskindex_next_service(const struct taskindex *ix, size_t *pos)
 const struct node_load *taskindex_load(const struct taskindex *ix,
 				       const char *node_id)
 {
-	return ptr_of(strmap_find(ix->loads, node_id));
+	const struct node_load *l = ptr_of(strmap_find(ix->loads, node_id));
+
+	return l != NULL && l->tasks > 0 ? l : NULL;
+}
+
+const struct node_load *taskindex_load_slot(struct taskindex *ix,
+					    const char *node_id)
+{
+	return load_slot(ix, node_id);
 }
 
 bool taskindex_share(const struct taskindex *ix, const char *task_id,

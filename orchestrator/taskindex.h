@@ -56,6 +56,11 @@ const char *taskindex_next_service(const struct taskindex *ix, size_t *pos);
 /* What the live tasks take on node_id, or NULL when none runs there. */
 const struct node_load *taskindex_load(const struct taskindex *ix,
 				       const char *node_id);
+/* The same, kept current, at an address that stays valid until the next
+ * rebuild or free (empty while no live task runs there): a pass holds one
+ * per node rather than looking each up. */
+const struct node_load *taskindex_load_slot(struct taskindex *ix,
+					    const char *node_id);
 /* The share task_id has in its node's load (*node names that node); false
  * when the task counts nowhere. Borrowed until the next rebuild or apply. */
 bool taskindex_share(const struct taskindex *ix, const char *task_id,
