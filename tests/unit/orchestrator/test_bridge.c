@@ -2,7 +2,6 @@
  * through the TLS raft channel. First the interface driven by hand (the
  * test plays c-raft), then real c-raft instances with raft_uv I/O in temp
  * dirs on 127.0.0.1-3 that elect, grow by add/assign and replicate. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +17,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "tests/unit/orchestrator/tmpdir.h"
 #include "orchestrator/bridge.h"
 #include "orchestrator/ca.h"
 #include "orchestrator/tls.h"
@@ -540,12 +540,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void raft_node_start(struct env *e, int i, bool bootstrap)
 {
 	struct node *n = &e->nodes[i];
@@ -687,7 +681,7 @@ static void test_raft_cluster(void **state)
 		bridge_close(&e.nodes[i].rt);
 	}
 	env_close_transports(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir(e.dir);
 }
 
 int main(void)

@@ -1,5 +1,4 @@
 #include <dirent.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +9,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "tests/unit/orchestrator/tmpdir.h"
 #include "orchestrator/change.h"
 #include "orchestrator/consensus.h"
 #include "orchestrator/fsm.h"
@@ -51,12 +51,6 @@ struct env {
 	int change_status;
 	int change_step;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void closed_cb(void *data)
 {
@@ -132,7 +126,7 @@ static struct env *env_new(void)
 
 static void env_free(struct env *e)
 {
-	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir(e->dir);
 	free(e);
 }
 

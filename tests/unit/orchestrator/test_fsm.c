@@ -1,4 +1,3 @@
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +9,7 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
+#include "tests/unit/orchestrator/tmpdir.h"
 #include "orchestrator/change.h"
 #include "orchestrator/fsm.h"
 #include "orchestrator/store.h"
@@ -20,12 +20,6 @@ struct node {
 	struct fsm fsm;
 	struct raft fake; /* stands in for raft when no raft runs */
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void node_open(struct node *n)
 {
@@ -44,7 +38,7 @@ static void node_close(struct node *n)
 {
 	fsm_close(&n->fsm);
 	store_close(n->s);
-	nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir(n->dir);
 }
 
 static struct raft_buffer encode_put(enum change_mode mode, const char *id,

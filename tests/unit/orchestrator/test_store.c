@@ -1,4 +1,3 @@
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/orchestrator/tmpdir.h"
 #include "orchestrator/change.h"
 #include "orchestrator/store.h"
 
@@ -20,12 +20,6 @@ struct fixture {
 	char dir[64];
 	struct store *s;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -45,7 +39,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir(f->dir);
 	free(f);
 	return 0;
 }

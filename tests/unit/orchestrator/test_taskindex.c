@@ -2,7 +2,6 @@
  * task writes (creates, moves, state changes, deletes) through a real
  * store, and after each one the index's service sets and node loads must
  * equal what a walk over every stored task gives. */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/orchestrator/tmpdir.h"
 #include "lib/strmap.h"
 #include "orchestrator/change.h"
 #include "orchestrator/services.h"
@@ -49,15 +49,6 @@ static void on_event(struct store_watcher *w, uint64_t index, bool reset,
 		taskindex_apply(f->ix, &evs[i]);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -81,7 +72,7 @@ static int teardown(void **state)
 	store_unwatch(f->s, &f->w);
 	taskindex_free(f->ix);
 	store_close(f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	remove_dir(f->dir);
 	free(f);
 	return 0;
 }
