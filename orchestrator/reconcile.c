@@ -16,11 +16,11 @@
 
 #define NS_PER_MS 1000000LL
 
-/* The nodes as the passes see them, kept between passes and read again
- * when a node changed. */
+/* The nodes as the passes see them, kept between passes and changed by
+ * the store's node events (read whole at the start and after a reset). */
 struct node_table {
 	struct node_rec *nodes; /* ids and unpacked nodes owned */
-	size_t n_nodes;
+	size_t n_nodes, cap;
 	struct strmap *index; /* node ID -> index in nodes */
 };
 
@@ -47,6 +47,8 @@ struct reconciler {
 	/* The services whose update or rollback runs: their batches wait for
 	 * tasks to reach RUNNING, so their status reports start a pass. */
 	struct strmap *updating;
+	/* The global services (and jobs): a node's change concerns them. */
+	struct strmap *global;
 	bool stale;         /* only such status reports since the pass */
 	uint64_t settle_ms; /* how long they wait for a pass */
 	/* The objects the change in flight writes, in op order (owned), and
@@ -109,6 +111,7 @@ static void maybe_free(struct reconciler *r)
 		strmap_free(r->dirty_svcs);
 		strmap_free(r->unplaced);
 		strmap_free(r->updating);
+		strmap_free(r->global);
 		free(r);
 	}
 }
@@ -123,41 +126,85 @@ static uint64_t settle_after(uint64_t pass_ns);
 
 /* ---- the view -------------------------------------------------------------- */
 
+static void free_node_rec(struct node_rec *nr)
+{
+	free((char *)nr->id);
+	swarmd__node__free_unpacked(nr->n, NULL);
+}
+
 static void free_nodes(struct node_table *nt)
 {
-	for (size_t i = 0; i < nt->n_nodes; i++) {
-		free((char *)nt->nodes[i].id);
-		swarmd__node__free_unpacked(nt->nodes[i].n, NULL);
-	}
+	for (size_t i = 0; i < nt->n_nodes; i++)
+		free_node_rec(&nt->nodes[i]);
 	free(nt->nodes);
 	strmap_free(nt->index);
 	memset(nt, 0, sizeof(*nt));
+}
+
+/* Fills nr from the node's record and its unpacked n (owned from now). */
+static void fill_node_rec(struct node_rec *nr, const struct store_record *r,
+			  Swarmd__Node *n, struct taskindex *ix)
+{
+	nr->id = xstrdup(r->id);
+	nr->eligible = strcmp(n->state, "ready") == 0 &&
+		       strcmp(n->availability, "active") == 0;
+	nr->invalid = strcmp(n->state, "down") == 0 ||
+		      strcmp(n->availability, "drain") == 0;
+	nr->n = n;
+	nr->load = taskindex_load_slot(ix, nr->id);
+	nr->down_since = strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
+}
+
+static void append_node(struct node_table *nt, const struct store_record *r,
+			Swarmd__Node *n, struct taskindex *ix)
+{
+	if (nt->n_nodes == nt->cap) {
+		nt->cap = nt->cap ? 2 * nt->cap : 16;
+		nt->nodes = xrealloc(nt->nodes, nt->cap * sizeof(*nt->nodes));
+	}
+	fill_node_rec(&nt->nodes[nt->n_nodes], r, n, ix);
+	*strmap_slot(nt->index, r->id) = (int64_t)nt->n_nodes;
+	nt->n_nodes++;
 }
 
 static void load_nodes(struct node_table *nt, const struct store *st,
 		       struct taskindex *ix)
 {
 	free_nodes(nt);
-	nt->nodes = xcalloc(store_count(st, OBJ_NODE) + 1, sizeof(*nt->nodes));
 	nt->index = strmap_new();
 	for (const struct store_record *r = store_first(st, OBJ_NODE);
 	     r != NULL; r = store_next(r)) {
 		Swarmd__Node *n = swarm_node_unpack(r);
-		struct node_rec *nr = &nt->nodes[nt->n_nodes];
 
-		if (n == NULL)
-			continue;
-		nr->id = xstrdup(r->id);
-		nr->eligible = strcmp(n->state, "ready") == 0 &&
-			       strcmp(n->availability, "active") == 0;
-		nr->invalid = strcmp(n->state, "down") == 0 ||
-			      strcmp(n->availability, "drain") == 0;
-		nr->n = n;
-		nr->load = taskindex_load_slot(ix, nr->id);
-		nr->down_since =
-			strcmp(n->state, "down") == 0 ? r->updated_ns : 0;
-		*strmap_slot(nt->index, r->id) = (int64_t)nt->n_nodes;
-		nt->n_nodes++;
+		if (n != NULL)
+			append_node(nt, r, n, ix);
+	}
+}
+
+/* Follows one node event: the node is added, replaced or dropped (the
+ * last one then takes its place). */
+static void apply_node_event(struct node_table *nt,
+			     const struct store_event *e, struct taskindex *ix)
+{
+	const int64_t *k = strmap_find(nt->index, e->id);
+	Swarmd__Node *n = e->cur != NULL ? swarm_node_unpack(e->cur) : NULL;
+	size_t i;
+
+	if (k == NULL) {
+		if (n != NULL)
+			append_node(nt, e->cur, n, ix);
+		return;
+	}
+	i = (size_t)*k;
+	free_node_rec(&nt->nodes[i]);
+	if (n != NULL) {
+		fill_node_rec(&nt->nodes[i], e->cur, n, ix);
+		return;
+	}
+	strmap_remove(nt->index, e->id);
+	if (i != --nt->n_nodes) {
+		nt->nodes[i] = nt->nodes[nt->n_nodes];
+		*strmap_slot(nt->index, nt->nodes[i].id) = (int64_t)i;
 	}
 }
 
@@ -1203,6 +1250,9 @@ static void reconcile_service(struct pass *p, const struct store_record *r)
 	if (svc == NULL)
 		return;
 	set_member(p->r->updating, r->id, updater_in_progress(svc));
+	set_member(p->r->global, r->id,
+		   strcmp(svc->mode, "global") == 0 ||
+		       strcmp(svc->mode, "global-job") == 0);
 	if (strcmp(svc->mode, "replicated") == 0) {
 		restart_and_replace(p, r, svc);
 		wrote = updater_step(p, r, svc);
@@ -1286,6 +1336,21 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 	arm_wake(r);
 }
 
+static void renew(struct strmap **set)
+{
+	strmap_free(*set);
+	*set = strmap_new();
+}
+
+static void add_keys(struct strmap *to, const struct strmap *from)
+{
+	const char *id;
+	size_t pos = 0;
+
+	while (from != NULL && (id = strmap_next(from, &pos, NULL)) != NULL)
+		strmap_slot(to, id);
+}
+
 /* What the next pass looks at: NULL for every service, else the services
  * changed since the last pass and those waiting for a node. Either way
  * their update and placement state is worked out afresh. */
@@ -1297,23 +1362,21 @@ static struct strmap *take_scope(struct reconciler *r)
 
 	if (r->full) {
 		r->full = false;
-		strmap_free(r->dirty_svcs);
-		strmap_free(r->unplaced);
-		strmap_free(r->updating);
-		r->dirty_svcs = strmap_new();
-		r->unplaced = strmap_new();
-		r->updating = strmap_new();
+		renew(&r->dirty_svcs);
+		renew(&r->unplaced);
+		renew(&r->updating);
+		renew(&r->global);
 		return NULL;
 	}
 	scope = r->dirty_svcs;
 	r->dirty_svcs = strmap_new();
-	while ((id = strmap_next(r->unplaced, &pos, NULL)) != NULL)
-		strmap_slot(scope, id);
-	strmap_free(r->unplaced);
-	r->unplaced = strmap_new();
-	pos = 0;
-	while ((id = strmap_next(scope, &pos, NULL)) != NULL)
+	add_keys(scope, r->unplaced);
+	renew(&r->unplaced);
+	/* What the pass finds of these services replaces what was known. */
+	while ((id = strmap_next(scope, &pos, NULL)) != NULL) {
 		strmap_remove(r->updating, id);
+		strmap_remove(r->global, id);
+	}
 	return scope;
 }
 
@@ -1439,6 +1502,18 @@ static char *service_of(const struct store_event *e)
 	return xstrndup(pk.service, pk.service_len);
 }
 
+/* Marks the services of the tasks node_id was given. */
+static void add_services_on(struct reconciler *r, const char *node_id)
+{
+	const struct strmap *ids = taskindex_tasks_on(r->ix, node_id);
+	const char *id, *svc;
+	size_t pos = 0;
+
+	while (ids != NULL && (id = strmap_next(ids, &pos, NULL)) != NULL)
+		if ((svc = taskindex_service_of(r->ix, id)) != NULL)
+			strmap_slot(r->dirty_svcs, svc);
+}
+
 /* Notes what one event asks of the next pass; true when that pass is
  * wanted at once, false for a status report that can wait (*report) or
  * changes nothing the passes decide. */
@@ -1470,8 +1545,13 @@ static bool note_event(struct reconciler *r, const struct store_event *e,
 		free(svc);
 		return now;
 	case OBJ_NODE:
-		r->nodes_stale = true;
-		r->full = true;
+		/* It concerns the services of the tasks it was given (moved
+		 * off a node down or drained) and the global ones; those
+		 * waiting for a node are in every pass. */
+		if (!r->nodes_stale)
+			apply_node_event(&r->nodes, e, r->ix);
+		add_services_on(r, e->id);
+		add_keys(r->dirty_svcs, r->global);
 		return true;
 	default:
 		/* The cluster (history limit), networks, secrets...: rare. */
@@ -1534,6 +1614,7 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)
 	r->dirty_svcs = strmap_new();
 	r->unplaced = strmap_new();
 	r->updating = strmap_new();
+	r->global = strmap_new();
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	r->watcher.data = r;

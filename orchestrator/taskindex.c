@@ -18,13 +18,15 @@ struct ix_task {
 	struct ix_service *svc;
 	bool broken;            /* does not unpack: a pass skips it too */
 	struct node_load share; /* what it takes while live (tasks = 1) */
-	char *node;             /* where its share counts now, NULL: nowhere */
+	char *placed;           /* the node it was given, NULL: none yet */
+	bool counted;           /* its share is in that node's load */
 };
 
 struct taskindex {
 	struct strmap *tasks;    /* task ID -> struct ix_task * */
 	struct strmap *services; /* service ID -> struct ix_service * */
 	struct strmap *loads;    /* node ID -> struct node_load * */
+	struct strmap *placed;   /* node ID -> struct strmap * of task IDs */
 };
 
 static void *ptr_of(const int64_t *v)
@@ -37,13 +39,19 @@ static void put_ptr(struct strmap *m, const char *key, void *p)
 	*strmap_slot(m, key) = (int64_t)(intptr_t)p;
 }
 
+static void new_maps(struct taskindex *ix)
+{
+	ix->tasks = strmap_new();
+	ix->services = strmap_new();
+	ix->loads = strmap_new();
+	ix->placed = strmap_new();
+}
+
 struct taskindex *taskindex_new(void)
 {
 	struct taskindex *ix = xcalloc(1, sizeof(*ix));
 
-	ix->tasks = strmap_new();
-	ix->services = strmap_new();
-	ix->loads = strmap_new();
+	new_maps(ix);
 	return ix;
 }
 
@@ -56,7 +64,7 @@ static void clear(struct taskindex *ix)
 		struct ix_task *t = ptr_of(&v);
 
 		free(t->share.ports);
-		free(t->node);
+		free(t->placed);
 		free(t);
 	}
 	pos = 0;
@@ -74,6 +82,10 @@ static void clear(struct taskindex *ix)
 		free(l->ports);
 		free(l);
 	}
+	pos = 0;
+	while (strmap_next(ix->placed, &pos, &v) != NULL)
+		strmap_free(ptr_of(&v));
+	strmap_free(ix->placed);
 	strmap_free(ix->tasks);
 	strmap_free(ix->services);
 	strmap_free(ix->loads);
@@ -145,28 +157,77 @@ static bool is_live(const struct task_peek *pk)
 	       !task_state_terminal(pk->state) && pk->node_len > 0;
 }
 
+/* Once placed (t->placed as pk says). */
 static void count(struct taskindex *ix, struct ix_task *t,
-		  const struct store_record *rec)
+		  const struct task_peek *pk)
 {
-	struct task_peek pk;
-
-	if (t->broken || !tasks_peek(rec, &pk) || !is_live(&pk))
+	if (t->broken || !is_live(pk))
 		return;
-	t->node = xstrndup(pk.node, pk.node_len);
-	node_load_add(load_slot(ix, t->node), &t->share);
+	node_load_add(load_slot(ix, t->placed), &t->share);
+	t->counted = true;
 }
 
 static void uncount(struct taskindex *ix, struct ix_task *t)
 {
-	struct node_load *l;
-
-	if (t->node == NULL)
+	if (!t->counted)
 		return;
-	l = ptr_of(strmap_find(ix->loads, t->node));
-	if (l != NULL)
-		node_load_sub(l, &t->share);
-	free(t->node);
-	t->node = NULL;
+	node_load_sub(load_slot(ix, t->placed), &t->share);
+	t->counted = false;
+}
+
+/* ---- the tasks given to each node ----------------------------------------- */
+
+static void unplace(struct taskindex *ix, struct ix_task *t, const char *id)
+{
+	struct strmap *set;
+
+	if (t->placed == NULL)
+		return;
+	set = ptr_of(strmap_find(ix->placed, t->placed));
+	if (set != NULL) {
+		strmap_remove(set, id);
+		if (strmap_count(set) == 0) {
+			strmap_free(set);
+			strmap_remove(ix->placed, t->placed);
+		}
+	}
+	free(t->placed);
+	t->placed = NULL;
+}
+
+static void place(struct taskindex *ix, struct ix_task *t, const char *id,
+		  const struct task_peek *pk)
+{
+	struct strmap *set;
+
+	if (t->placed != NULL && strlen(t->placed) == pk->node_len &&
+	    memcmp(t->placed, pk->node, pk->node_len) == 0)
+		return;
+	unplace(ix, t, id);
+	if (pk->node_len == 0)
+		return;
+	t->placed = xstrndup(pk->node, pk->node_len);
+	set = ptr_of(strmap_find(ix->placed, t->placed));
+	if (set == NULL) {
+		set = strmap_new();
+		put_ptr(ix->placed, t->placed, set);
+	}
+	strmap_slot(set, id);
+}
+
+/* Where the task's share counts and which node holds it, as rec says. */
+static void follow(struct taskindex *ix, struct ix_task *t, const char *id,
+		   const struct store_record *rec)
+{
+	struct task_peek pk;
+
+	uncount(ix, t);
+	if (t->broken || !tasks_peek(rec, &pk)) {
+		unplace(ix, t, id);
+		return;
+	}
+	place(ix, t, id, &pk);
+	count(ix, t, &pk);
 }
 
 /* ---- tasks ------------------------------------------------------------------ */
@@ -209,7 +270,7 @@ static void add_task(struct taskindex *ix, const struct store_record *rec)
 	t->svc = service(ix, u != NULL ? u->service_id : "");
 	*strmap_slot(t->svc->tasks, rec->id) = 1;
 	put_ptr(ix->tasks, rec->id, t);
-	count(ix, t, rec);
+	follow(ix, t, rec->id, rec);
 	swarmd__task__free_unpacked(u, NULL);
 }
 
@@ -221,6 +282,7 @@ static void remove_task(struct taskindex *ix, const char *id)
 	if (t == NULL)
 		return;
 	uncount(ix, t);
+	unplace(ix, t, id);
 	s = t->svc;
 	strmap_remove(s->tasks, id);
 	if (strmap_count(s->tasks) == 0) {
@@ -237,9 +299,7 @@ static void remove_task(struct taskindex *ix, const char *id)
 void taskindex_rebuild(struct taskindex *ix, const struct store *st)
 {
 	clear(ix);
-	ix->tasks = strmap_new();
-	ix->services = strmap_new();
-	ix->loads = strmap_new();
+	new_maps(ix);
 	for (const struct store_record *r = store_first(st, OBJ_TASK);
 	     r != NULL; r = store_next(r))
 		add_task(ix, r);
@@ -259,8 +319,7 @@ void taskindex_apply(struct taskindex *ix, const struct store_event *e)
 	} else {
 		/* A task's service and spec never change: only where and
 		 * whether it counts. */
-		uncount(ix, t);
-		count(ix, t, e->cur);
+		follow(ix, t, e->id, e->cur);
 	}
 }
 
@@ -272,11 +331,6 @@ const struct strmap *taskindex_tasks_of(const struct taskindex *ix,
 	const struct ix_service *s = ptr_of(strmap_find(ix->services, svc_id));
 
 	return s != NULL ? s->tasks : NULL;
-}
-
-const char *taskindex_next_service(const struct taskindex *ix, size_t *pos)
-{
-	return strmap_next(ix->services, pos, NULL);
 }
 
 const struct node_load *taskindex_load(const struct taskindex *ix,
@@ -298,9 +352,23 @@ bool taskindex_share(const struct taskindex *ix, const char *task_id,
 {
 	const struct ix_task *t = ptr_of(strmap_find(ix->tasks, task_id));
 
-	if (t == NULL || t->node == NULL)
+	if (t == NULL || !t->counted)
 		return false;
-	*node = t->node;
+	*node = t->placed;
 	*share = &t->share;
 	return true;
+}
+
+const struct strmap *taskindex_tasks_on(const struct taskindex *ix,
+					const char *node_id)
+{
+	return ptr_of(strmap_find(ix->placed, node_id));
+}
+
+const char *taskindex_service_of(const struct taskindex *ix,
+				 const char *task_id)
+{
+	const struct ix_task *t = ptr_of(strmap_find(ix->tasks, task_id));
+
+	return t != NULL ? t->svc->id : NULL;
 }

@@ -1,7 +1,8 @@
 /* What the reconciler knows of every stored task between its passes, kept
  * current from the store's events: the tasks of each service, so a pass
- * reads only the services it works on, and what the live tasks take on
- * each node, so placing a task does not walk every task.
+ * reads only the services it works on; the tasks given to each node, so a
+ * node's change concerns only their services; and what the live tasks take
+ * on each node, so placing a task does not walk every task.
  *
  * A live task is wanted running (desired state up to RUNNING), has not
  * ended and has a node. Each task's share is remembered as it was added,
@@ -49,10 +50,13 @@ void taskindex_apply(struct taskindex *ix, const struct store_event *e);
  * has none. Borrowed until the next rebuild or apply. */
 const struct strmap *taskindex_tasks_of(const struct taskindex *ix,
 					const char *svc_id);
-/* The services that have tasks, in no particular order: start with
- * *pos = 0; NULL after the last. */
-const char *taskindex_next_service(const struct taskindex *ix, size_t *pos);
-
+/* The IDs of the tasks given to node node_id, whatever their state, or
+ * NULL when it has none. Borrowed until the next rebuild or apply. */
+const struct strmap *taskindex_tasks_on(const struct taskindex *ix,
+					const char *node_id);
+/* The service of task task_id, NULL for a task not known. */
+const char *taskindex_service_of(const struct taskindex *ix,
+				 const char *task_id);
 /* What the live tasks take on node_id, or NULL when none runs there. */
 const struct node_load *taskindex_load(const struct taskindex *ix,
 				       const char *node_id);

@@ -74,3 +74,59 @@ def test_sim_nodes_run_a_service(cluster):
 
     sim.terminate()
     assert sim.wait(30) == 0
+
+
+def tasks_on(manager, service):
+    """{node ID: number of running tasks of service}."""
+    out = {}
+    for t in harness.running_tasks(manager, service):
+        out[t["NodeID"]] = out.get(t["NodeID"], 0) + 1
+    return out
+
+
+def test_node_changes_reach_the_services_they_concern(cluster):
+    """A pass after a node's change reads only the services it concerns:
+    the global ones (a node joins, is drained), those with tasks on it
+    (drained), those waiting for a node (a label makes it fit)."""
+    manager = start_manager(cluster)
+    mid = harness.api_json(manager, "GET", "/v1.41/info")["Swarm"]["NodeID"]
+    manager.docker("service", "create", "-d", "--name", "g", "--mode", "global",
+                   "busybox", "sleep", "1d", check=True)
+    manager.docker("service", "create", "-d", "--name", "pinned", "--replicas", "2",
+                   "--constraint", "node.labels.zone==blue", "busybox", "sleep", "1d",
+                   check=True)
+    harness.wait_for(lambda: tasks_on(manager, "g") == {mid: 1}, 30, "g on the manager")
+    nodes = 6
+    start_sim(cluster, manager, nodes)
+    workers = harness.wait_for(lambda: len(ready_workers(manager)) == nodes and ready_workers(manager),
+                               60, "%d ready simulated workers" % nodes, interval=0.2)
+    wids = sorted(w["ID"] for w in workers)
+    # Every node that joined got the global service's task.
+    harness.wait_for(lambda: tasks_on(manager, "g") == dict({w: 1 for w in wids}, **{mid: 1}),
+                     30, "g on every node", interval=0.2)
+    # Nothing fits the pinned service yet: its tasks wait, saying why.
+    pinned = [t for t in harness.list_tasks(manager, "pinned") if t["DesiredState"] == "running"]
+    assert len(pinned) == 2 and all(t["Status"]["State"] == "pending" for t in pinned), pinned
+    assert all("no suitable node" in t["Status"].get("Err", "") for t in pinned), pinned
+
+    manager.docker("service", "create", "-d", "--name", "web", "--replicas", "14",
+                   "busybox", "sleep", "1d", check=True)
+    harness.wait_for(lambda: sum(tasks_on(manager, "web").values()) == 14, 30,
+                     "14 running tasks of web", interval=0.2)
+    # A label makes one node fit: the waiting tasks go there.
+    blue = wids[0]
+    manager.docker("node", "update", "--label-add", "zone=blue", blue, check=True)
+    harness.wait_for(lambda: tasks_on(manager, "pinned") == {blue: 2}, 30,
+                     "pinned on the labelled node", interval=0.2)
+    # A drained node's tasks move; the global task there stops.
+    drained = max((n for n in wids if n != blue), key=lambda n: tasks_on(manager, "web").get(n, 0))
+    assert tasks_on(manager, "web").get(drained, 0) > 0
+    manager.docker("node", "update", "--availability", "drain", drained, check=True)
+
+    def moved():
+        web = tasks_on(manager, "web")
+        return sum(web.values()) == 14 and drained not in web and \
+            drained not in tasks_on(manager, "g") and len(tasks_on(manager, "g")) == nodes
+    harness.wait_for(moved, 30, "web off the drained node, g on the other nodes", interval=0.2)
+    # The pinned tasks and the other nodes' tasks stayed where they were.
+    assert tasks_on(manager, "pinned") == {blue: 2}

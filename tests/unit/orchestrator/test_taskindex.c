@@ -1,7 +1,7 @@
 /* The reconciler's task index against a recount from the store: random
  * task writes (creates, moves, state changes, deletes) through a real
- * store, and after each one the index's service sets and node loads must
- * equal what a walk over every stored task gives. */
+ * store, and after each one the index's service sets, node task sets and
+ * node loads must equal what a walk over every stored task gives. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +227,45 @@ static void check_services(const struct fixture *f,
 	}
 }
 
+/* Each node holds the tasks given to it, whatever their state, and each
+ * task knows its service. */
+static void check_placed(const struct fixture *f, const struct taskindex *ix)
+{
+	for (size_t k = 1; k < sizeof(NODES) / sizeof(*NODES); k++) {
+		const struct strmap *on = taskindex_tasks_on(ix, NODES[k]);
+		size_t n = 0;
+
+		for (const struct store_record *r = store_first(f->s, OBJ_TASK);
+		     r != NULL; r = store_next(r)) {
+			struct task_peek pk;
+
+			assert_true(tasks_peek(r, &pk));
+			if (pk.node_len != strlen(NODES[k]) ||
+			    memcmp(pk.node, NODES[k], pk.node_len) != 0)
+				continue;
+			assert_non_null(on);
+			assert_non_null(strmap_find(on, r->id));
+			n++;
+		}
+		if (n == 0)
+			assert_null(on);
+		else
+			assert_int_equal(strmap_count(on), n);
+	}
+	assert_null(taskindex_tasks_on(ix, ""));
+	for (int i = 0; i < N_IDS; i++) {
+		const char *svc;
+		char id[32];
+
+		task_id(i, id);
+		svc = taskindex_service_of(ix, id);
+		if (!f->exists[i])
+			assert_null(svc);
+		else
+			assert_string_equal(svc, SERVICES[f->svc_of[i]]);
+	}
+}
+
 /* The shares a task reports add up to its node's load. */
 static void check_shares(const struct fixture *f, const struct taskindex *ix)
 {
@@ -278,6 +317,7 @@ static void test_index_follows_random_writes(void **state)
 		check_loads(f->ix, f->s);
 		check_services(f, f->ix);
 		check_shares(f, f->ix);
+		check_placed(f, f->ix);
 		l = taskindex_load(f->ix, "node1");
 		if (l != NULL)
 			assert_ptr_equal(l, slot);
@@ -306,6 +346,7 @@ static void test_rebuild_equals_following(void **state)
 	check_loads(fresh, f->s);
 	check_services(f, fresh);
 	check_shares(f, fresh);
+	check_placed(f, fresh);
 	/* Rebuilding twice starts over. */
 	taskindex_rebuild(fresh, f->s);
 	check_loads(fresh, f->s);
