@@ -34,7 +34,7 @@ struct reconciler {
 	bool dirty; /* a pass is wanted now */
 	bool stopping;
 	bool timer_closed;
-	struct verscache *cache; /* the tasks of the last pass, unpacked */
+	struct verscache *cache; /* tasks unpacked by passes, by version */
 	struct taskindex *ix;    /* every task, kept current from events */
 	struct node_table nodes;
 	bool nodes_stale;
@@ -56,9 +56,14 @@ struct reconciler {
 	char **own_ids;
 	size_t n_own;
 	bool own_creates_only;
-	/* When (timefmt ns) a pass wanted the next full one (a restart delay,
-	 * an update's monitor period, an orphan deadline), or 0. */
-	int64_t wake_ns;
+	/* The services of the pass that proposed it (owned; NULL when that
+	 * pass was over every service): if it fails, they are done again. */
+	struct strmap *own_scope;
+	/* When (timefmt ns) the passes want the next one: for some services
+	 * (service ID -> ns) and over every service (0: none); see
+	 * view.wakes. */
+	struct strmap *wakes;
+	int64_t wake_all;
 };
 
 static void forget_own(struct reconciler *r)
@@ -68,11 +73,15 @@ static void forget_own(struct reconciler *r)
 	free(r->own_ids);
 	r->own_ids = NULL;
 	r->n_own = 0;
+	strmap_free(r->own_scope);
+	r->own_scope = NULL;
 }
 
-static void remember_own(struct reconciler *r, const struct change *c)
+static void remember_own(struct reconciler *r, const struct change *c,
+			 struct strmap *scope)
 {
 	forget_own(r);
+	r->own_scope = scope;
 	r->own_ids = xcalloc(c->n_ops + 1, sizeof(*r->own_ids));
 	r->own_creates_only = true;
 	for (size_t i = 0; i < c->n_ops; i++) {
@@ -112,6 +121,7 @@ static void maybe_free(struct reconciler *r)
 		strmap_free(r->unplaced);
 		strmap_free(r->updating);
 		strmap_free(r->global);
+		strmap_free(r->wakes);
 		free(r);
 	}
 }
@@ -339,6 +349,7 @@ static void load_view(struct view *v, struct reconciler *r,
 
 	memset(v, 0, sizeof(*v));
 	v->now = timefmt_now_ns();
+	v->wakes = strmap_new();
 	v->history_limit = cl ? cl->task_history_limit : 5;
 	swarmd__cluster__free_unpacked(cl, NULL);
 	if (r->nodes_stale) {
@@ -376,6 +387,7 @@ static void free_view(struct view *v, struct verscache *cache, bool full,
 		verscache_trim(cache, live);
 	free(v->tasks);
 	strmap_free(v->svc_index);
+	strmap_free(v->wakes);
 }
 
 int64_t rc_node_index(const struct view *v, const char *id)
@@ -406,10 +418,22 @@ static void set_state(struct view *v, struct task_rec *tr, int state,
 
 #define ORPHAN_AFTER_NS (24LL * 3600 * 1000000000LL)
 
-void rc_wake_at(struct view *v, int64_t at)
+/* The earlier of two wake-up times, 0 standing for none. */
+static int64_t earlier(int64_t a, int64_t b)
 {
-	if (v->wake_at == 0 || at < v->wake_at)
-		v->wake_at = at;
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
+void rc_wake_at(struct view *v, int64_t at, const char *svc_id)
+{
+	int64_t *w;
+
+	if (svc_id == NULL) {
+		v->wake_all = earlier(v->wake_all, at);
+		return;
+	}
+	w = strmap_slot(v->wakes, svc_id);
+	*w = earlier(*w, at);
 }
 
 /* The tasks of a node that stayed down for 24 h (no change to its record
@@ -425,7 +449,7 @@ static void orphan_tasks(struct view *v)
 		if (v->nodes[i].down_since == 0)
 			continue;
 		if (at > v->now)
-			rc_wake_at(v, at);
+			rc_wake_at(v, at, NULL);
 		else
 			due = true;
 	}
@@ -616,7 +640,7 @@ static bool still_delayed(struct view *v, const Swarmd__Task *t)
 {
 	if (t->desired_state != TASK_READY || t->restart_at_ns <= v->now)
 		return false;
-	rc_wake_at(v, t->restart_at_ns);
+	rc_wake_at(v, t->restart_at_ns, t->service_id);
 	return true;
 }
 
@@ -1289,6 +1313,19 @@ static void reconcile_services(struct pass *p)
 			reconcile_service(p, r);
 }
 
+static void add_keys(struct strmap *to, const struct strmap *from);
+
+/* A change that did not apply is done again: the services of its pass
+ * (every service after a pass over all) join the next one. */
+static void redo(struct reconciler *r, const struct strmap *scope)
+{
+	if (scope == NULL)
+		r->full = true;
+	else
+		add_keys(r->dirty_svcs, scope);
+	r->dirty = true;
+}
+
 /* A pass over every service, at once unless one is in flight. */
 static void want_full_pass(struct reconciler *r)
 {
@@ -1298,16 +1335,49 @@ static void want_full_pass(struct reconciler *r)
 		schedule(r, 0);
 }
 
-/* The wake-up the passes asked for, unless a pass comes sooner. */
+/* The earliest wake-up the passes asked for (0: none). */
+static int64_t next_wake(const struct reconciler *r)
+{
+	int64_t next = r->wake_all, at;
+	size_t pos = 0;
+
+	while (strmap_next(r->wakes, &pos, &at) != NULL)
+		next = earlier(next, at);
+	return next;
+}
+
+/* That wake-up, unless a pass comes sooner. */
 static void arm_wake(struct reconciler *r)
 {
-	int64_t now = timefmt_now_ns();
+	int64_t next = next_wake(r);
 	int64_t ms;
 
-	if (r->wake_ns == 0 || r->in_flight || r->stopping)
+	if (next == 0 || r->in_flight || r->stopping)
 		return;
-	ms = (r->wake_ns - now) / NS_PER_MS + 1;
+	ms = (next - timefmt_now_ns()) / NS_PER_MS + 1;
 	schedule_within(r, (uint64_t)(ms > 0 ? ms : 1));
+}
+
+/* The wake-ups that are due join the next pass: the services that asked,
+ * or every service. */
+static void take_due_wakes(struct reconciler *r)
+{
+	int64_t now = timefmt_now_ns(), at;
+	struct strmap *kept = strmap_new();
+	const char *id;
+	size_t pos = 0;
+
+	if (r->wake_all != 0 && r->wake_all <= now) {
+		r->full = true;
+		r->wake_all = 0;
+	}
+	while ((id = strmap_next(r->wakes, &pos, &at)) != NULL)
+		if (at <= now)
+			strmap_slot(r->dirty_svcs, id);
+		else
+			*strmap_slot(kept, id) = at;
+	strmap_free(r->wakes);
+	r->wakes = kept;
 }
 
 static void on_committed(void *data, int status, const struct sw_err *err)
@@ -1315,17 +1385,16 @@ static void on_committed(void *data, int status, const struct sw_err *err)
 	struct reconciler *r = data;
 
 	r->in_flight = false;
+	if (status != 0 && !r->stopping) {
+		/* Usually a task changed under us (version check): the next
+		 * pass sees the new state. */
+		log_debug("reconcile: change not applied: %s", err->msg);
+		redo(r, r->own_scope);
+	}
 	forget_own(r);
 	if (r->stopping) {
 		maybe_free(r);
 		return;
-	}
-	if (status != 0) {
-		/* Usually a task changed under us (version check): the next
-		 * pass, over every service, sees the new state. */
-		log_debug("reconcile: change not applied: %s", err->msg);
-		r->full = true;
-		r->dirty = true;
 	}
 	if (r->dirty) {
 		schedule(r, status != 0 ? 20 : 0);
@@ -1380,14 +1449,27 @@ static struct strmap *take_scope(struct reconciler *r)
 	return scope;
 }
 
-/* The earliest wake-up wanted: a pass over every service replaces what
- * the passes before wanted; a pass over some adds its own. */
-static void merge_wake(struct reconciler *r, const struct pass *p)
+/* The wake-ups a pass wants replace those of the services it worked on
+ * (of every service, for a pass over all). */
+static void merge_wakes(struct reconciler *r, struct pass *p)
 {
-	int64_t at = p->v.wake_at;
+	const char *id;
+	size_t pos = 0;
+	int64_t at;
 
-	if (p->scope == NULL || r->wake_ns == 0 || (at != 0 && at < r->wake_ns))
-		r->wake_ns = at;
+	if (p->scope == NULL) {
+		strmap_free(r->wakes);
+		r->wakes = p->v.wakes;
+		p->v.wakes = NULL;
+		r->wake_all = p->v.wake_all;
+		return;
+	}
+	while ((id = strmap_next(p->scope, &pos, NULL)) != NULL)
+		strmap_remove(r->wakes, id);
+	pos = 0;
+	while ((id = strmap_next(p->v.wakes, &pos, &at)) != NULL)
+		*strmap_slot(r->wakes, id) = at;
+	r->wake_all = earlier(r->wake_all, p->v.wake_all);
 }
 
 static void run_pass(struct reconciler *r)
@@ -1395,6 +1477,7 @@ static void run_pass(struct reconciler *r)
 	struct pass p = {.r = r};
 	struct strmap *scope = take_scope(r);
 	const struct store *st = swarm_store(r->s);
+	bool full = scope == NULL;
 	struct sw_err err;
 	uint64_t t0 = uv_hrtime();
 
@@ -1409,14 +1492,16 @@ static void run_pass(struct reconciler *r)
 	adopt_created(&p);
 	allocate_and_schedule(&p);
 	flush_tasks(&p);
-	merge_wake(r, &p);
+	merge_wakes(r, &p);
 	if (p.c.n_ops > 0) {
-		remember_own(r, &p.c);
+		/* The change in flight keeps the pass's services. */
+		remember_own(r, &p.c, scope);
+		scope = NULL;
 		r->in_flight = true;
 		if (swarm_propose(r->s, &p.c, on_committed, r, &err) != 0) {
 			r->in_flight = false;
-			r->full = true;
-			r->dirty = true;
+			redo(r, r->own_scope);
+			forget_own(r);
 			schedule(r, 100);
 		}
 	}
@@ -1424,7 +1509,7 @@ static void run_pass(struct reconciler *r)
 		arm_wake(r);
 	change_free(&p.c);
 	nodeusage_free(p.usage);
-	free_view(&p.v, r->cache, scope == NULL, store_count(st, OBJ_TASK));
+	free_view(&p.v, r->cache, full, store_count(st, OBJ_TASK));
 	strmap_free(scope);
 	r->settle_ms = settle_after(uv_hrtime() - t0);
 }
@@ -1441,10 +1526,7 @@ static void on_timer(uv_timer_t *t)
 		schedule(r, 200);
 		return;
 	}
-	if (r->wake_ns != 0 && timefmt_now_ns() >= r->wake_ns) {
-		r->full = true;
-		r->wake_ns = 0;
-	}
+	take_due_wakes(r);
 	run_pass(r);
 }
 
@@ -1615,6 +1697,7 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s)
 	r->unplaced = strmap_new();
 	r->updating = strmap_new();
 	r->global = strmap_new();
+	r->wakes = strmap_new();
 	uv_timer_init(loop, &r->timer);
 	r->timer.data = r;
 	r->watcher.data = r;

@@ -1,7 +1,11 @@
 /* The manager's control loop: turns services into tasks and tasks into
  * assignments, on the leader only. It reacts to store events (no timer
  * scans), batches everything one pass decides into a single raft change,
- * and keeps at most one such change in flight.
+ * and keeps at most one such change in flight. A pass works on the
+ * services the events since the last one concern (a service's change, its
+ * tasks', a node's for the services with tasks there and the global ones)
+ * and on those with tasks waiting for a node; a new leader, a snapshot
+ * and the rare kinds of objects bring a pass over every service.
  *
  * A pass: tasks of removed services are deleted; each replicated service
  * gets one runnable task per slot 1..Replicas (extra slots shut down, the
@@ -28,7 +32,8 @@ struct reconciler *reconciler_start(uv_loop_t *loop, struct swarm *s);
  * flight (if any) has been answered, which closing raft guarantees. */
 void reconciler_stop(struct reconciler *r);
 
-/* Asks for a pass soon (e.g. after leadership was gained). */
+/* Asks for a pass over every service soon (e.g. after leadership was
+ * gained). */
 void reconciler_poke(struct reconciler *r);
 
 #endif

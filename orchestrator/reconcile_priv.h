@@ -44,7 +44,11 @@ struct view {
 	struct strmap *svc_index;  /* see rc_tasks_of */
 	int64_t history_limit;
 	int64_t now;
-	int64_t wake_at; /* earliest pending restart, 0 if none */
+	/* When the passes are wanted again: each service's earliest (a
+	 * restart delay, an update's monitor period; service ID -> ns), and
+	 * one over every service (an orphan deadline; 0 for none). */
+	struct strmap *wakes;
+	int64_t wake_all;
 };
 
 struct pass {
@@ -72,8 +76,9 @@ struct span rc_tasks_of(const struct view *v, const char *svc_id);
 /* The index of node id in v->nodes, -1 for "" or a node not in the view. */
 int64_t rc_node_index(const struct view *v, const char *id);
 
-/* Makes the pass wake up again at `at` (ns), unless it wakes earlier. */
-void rc_wake_at(struct view *v, int64_t at);
+/* Wants a pass over service svc_id (over every service for NULL) at `at`
+ * (ns), unless one is wanted earlier. */
+void rc_wake_at(struct view *v, int64_t at, const char *svc_id);
 
 /* Replaces a string of an unpacked message; protobuf-c frees it later. */
 void rc_set_str(char **slot, const char *value);

@@ -44,7 +44,7 @@ static bool converged(struct pass *p, const struct store_record *rec,
 	stable_at = last + (svc->update_monitor_ns > 0 ? svc->update_monitor_ns
 						       : 5000000000LL);
 	if (p->v.now < stable_at) {
-		rc_wake_at(&p->v, stable_at);
+		rc_wake_at(&p->v, stable_at, rec->id);
 		return false;
 	}
 	return true;
@@ -422,7 +422,7 @@ bool updater_step(struct pass *p, const struct store_record *rec,
 		goto out;
 	ready_at = r.last_running + (u != NULL ? u->delay_ns : 0);
 	if (r.last_running > 0 && p->v.now < ready_at) {
-		rc_wake_at(&p->v, ready_at);
+		rc_wake_at(&p->v, ready_at, rec->id);
 		goto out;
 	}
 	next_batch(p, rec, svc, &r);
