@@ -605,13 +605,14 @@ bool rc_same_group(const Swarmd__Task *a, const Swarmd__Task *b)
 
 /* Whether a task that ended while wanted gets a replacement: Condition,
  * then MaxAttempts counted over the slot's ended tasks within Window. */
-static bool should_restart(const struct view *v, const Swarmd__Task *t)
+static bool should_restart(struct view *v, const Swarmd__Task *t)
 {
 	const Swarmd__TaskSpec *spec = t->spec;
 	const char *cond = spec && spec->restart_condition[0]
 				   ? spec->restart_condition
 				   : "any";
 	uint64_t ended = 0;
+	int64_t oldest = 0;
 
 	if (strcmp(cond, "none") == 0)
 		return false;
@@ -626,10 +627,20 @@ static bool should_restart(const struct view *v, const Swarmd__Task *t)
 
 		if (rc_same_group(o, t) && task_state_terminal(o->state) &&
 		    (spec->restart_window_ns == 0 ||
-		     o->timestamp_ns >= v->now - spec->restart_window_ns))
+		     o->timestamp_ns >= v->now - spec->restart_window_ns)) {
 			ended++;
+			if (oldest == 0 || o->timestamp_ns < oldest)
+				oldest = o->timestamp_ns;
+		}
 	}
-	return ended <= spec->restart_max_attempts;
+	if (ended <= spec->restart_max_attempts)
+		return true;
+	/* Held back by the window: the service is looked at again when its
+	 * oldest counted end leaves it (no event would bring it back). */
+	if (spec->restart_window_ns != 0)
+		rc_wake_at(v, oldest + spec->restart_window_ns + 1,
+			   t->service_id);
+	return false;
 }
 
 /* A delayed restart that ended before its delay was over (a missing image
@@ -1521,7 +1532,9 @@ static void on_timer(uv_timer_t *t)
 	if (r->stopping || r->in_flight)
 		return;
 	if (!swarm_is_leader(r->s)) {
+		/* The first pass as leader looks at everything. */
 		r->full = true;
+		renew(&r->dirty_svcs);
 		r->dirty = true;
 		schedule(r, 200);
 		return;

@@ -314,7 +314,9 @@ void taskindex_apply(struct taskindex *ix, const struct store_event *e)
 	t = ptr_of(strmap_find(ix->tasks, e->id));
 	if (e->type == STORE_EVENT_DELETE) {
 		remove_task(ix, e->id);
-	} else if (t == NULL) {
+	} else if (t == NULL || t->broken) {
+		/* A version that unpacks tells the service and spec. */
+		remove_task(ix, e->id);
 		add_task(ix, e->cur);
 	} else {
 		/* A task's service and spec never change: only where and

@@ -308,6 +308,28 @@ def test_killed_task_fails_and_is_replaced_after_the_restart_delay(sw):
         assert rows[1][6] == '"task: non-zero exit (137)"', rows
 
 
+def test_restarts_held_back_by_the_window_resume_when_it_passes(sw):
+    """MaxAttempts 1 within a 6 s Window: the first failure is restarted
+    after the 1 s delay, the second is held back until the first leaves
+    the window; nothing else happens meanwhile that could wake the
+    orchestrator up."""
+    create(sw, "--name", "flap", "--restart-delay", "1s", "--restart-max-attempts", "1",
+           "--restart-window", "6s", "busybox", "sh", "-c", "exit 3")
+
+    def three():
+        ts = sorted(list_tasks(sw, "flap"), key=lambda t: gotime(t["CreatedAt"]))
+        return ts if len(ts) >= 3 else None
+    first, second, third = wait_for(three, 30, "a third task of flap")[:3]
+    second = api_json(sw, "GET", "/v1.41/tasks/" + second["ID"])
+    assert second["Status"]["State"] == "failed", second["Status"]
+    held = gotime(third["CreatedAt"]) - gotime(second["Status"]["Timestamp"])
+    # The first failure left the window 6 s after it; the second came
+    # about 1.5 s after the first.
+    assert held >= 2.5, held
+    ok(sw.docker("service", "rm", "flap"))
+    wait_for(lambda: live_containers(sw) == set(), 20, "flap's containers gone")
+
+
 @pytest.mark.parametrize("cli", CLIS)
 def test_missing_image_rejects_tasks_and_the_service_stays(sw, cli):
     svc_id = create(sw, "--name", "bad", "nosuchimage:v1", cli=cli)
