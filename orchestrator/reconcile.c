@@ -1427,7 +1427,7 @@ static void add_keys(struct strmap *to, const struct strmap *from)
 	const char *id;
 	size_t pos = 0;
 
-	while (from != NULL && (id = strmap_next(from, &pos, NULL)) != NULL)
+	while ((id = strmap_next(from, &pos, NULL)) != NULL)
 		strmap_slot(to, id);
 }
 
@@ -1574,27 +1574,15 @@ void reconciler_poke(struct reconciler *r)
 
 /* A task's status moved on (a node's report) and nothing the reconciler
  * decides on changed: not its placement, not what is wanted of it, and it
- * has not ended. */
-static bool status_only(const struct store_event *e)
+ * has not ended. c is the peek of e->cur. */
+static bool status_only(const struct store_event *e, const struct task_peek *c)
 {
-	struct task_peek o, c;
+	struct task_peek o;
 
-	return e->kind == OBJ_TASK && e->type == STORE_EVENT_UPDATE &&
-	       tasks_peek(e->old, &o) && tasks_peek(e->cur, &c) &&
-	       o.desired_state == c.desired_state &&
-	       !task_state_terminal(c.state) && o.node_len == c.node_len &&
-	       memcmp(o.node, c.node, c.node_len) == 0;
-}
-
-/* The service of a task event, as a string the caller frees; NULL when
- * the task does not parse. */
-static char *service_of(const struct store_event *e)
-{
-	struct task_peek pk;
-
-	if (!tasks_peek(e->cur != NULL ? e->cur : e->old, &pk))
-		return NULL;
-	return xstrndup(pk.service, pk.service_len);
+	return e->type == STORE_EVENT_UPDATE && tasks_peek(e->old, &o) &&
+	       o.desired_state == c->desired_state &&
+	       !task_state_terminal(c->state) && o.node_len == c->node_len &&
+	       memcmp(o.node, c->node, c->node_len) == 0;
 }
 
 /* Marks the services of the tasks node_id was given. */
@@ -1615,6 +1603,7 @@ static void add_services_on(struct reconciler *r, const char *node_id)
 static bool note_event(struct reconciler *r, const struct store_event *e,
 		       bool own, bool *report)
 {
+	struct task_peek pk;
 	char *svc;
 	bool now = true;
 
@@ -1623,11 +1612,12 @@ static bool note_event(struct reconciler *r, const struct store_event *e,
 		strmap_slot(r->dirty_svcs, e->id);
 		return true;
 	case OBJ_TASK:
-		if ((svc = service_of(e)) == NULL) {
+		if (!tasks_peek(e->cur != NULL ? e->cur : e->old, &pk)) {
 			r->full = true;
 			return true;
 		}
-		if (!own && status_only(e)) {
+		svc = xstrndup(pk.service, pk.service_len);
+		if (!own && status_only(e, &pk)) {
 			/* Only an update's batches wait for RUNNING. */
 			now = false;
 			if (strmap_find(r->updating, svc) != NULL) {
