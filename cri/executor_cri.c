@@ -1067,6 +1067,7 @@ struct op {
 	struct sw_err err;
 	struct exec_status st;
 	int64_t grace_ns;
+	bool keep_pod; /* stop: the pod is left for RemovePodSandbox */
 	uint64_t net_since;
 	struct prep prep;
 	struct listing list;
@@ -2006,7 +2007,7 @@ static int stop_run(struct op *op)
 	case SP_STATUS:
 		return call_container_status(op, t->ctr_id);
 	default:
-		if (t->pod_id[0] != '\0')
+		if (t->pod_id[0] != '\0' && !op->keep_pod)
 			return call_stop_pod(op, t->pod_id);
 		op_complete(op, 0);
 		return 0;
@@ -2048,7 +2049,10 @@ static int stop_reply(struct op *op, int status, struct cri_req *r)
 
 /* ---- remove ---- */
 
-enum { RM_CTR = S_FIRST, RM_STOP_POD, RM_POD, RM_DONE };
+/* No StopPodSandbox first: containerd 1.6's RemovePodSandbox stops the
+ * pod itself, network teardown included, even one already stopped; a
+ * stop before it would run the CNI plugins' DEL once more per task. */
+enum { RM_CTR = S_FIRST, RM_POD, RM_DONE };
 
 /* Detaches the task's tmpfs mounts (tmpfs-N in its directory). */
 static void unmount_tmpfs(const char *dir)
@@ -2131,16 +2135,14 @@ static int remove_run(struct op *op)
 			rc.container_id = t->ctr_id;
 			return op_call(op, CRI_REMOVE_CONTAINER, &rc.base, 0);
 		}
-		op->step = RM_STOP_POD;
+		op->step = RM_POD;
 		/* fall through */
-	case RM_STOP_POD:
-		if (t->pod_id[0] != '\0') {
-			copy_id(op->pod_id, t->pod_id);
-			return call_stop_pod(op, t->pod_id);
-		}
-		op->step = RM_DONE;
-		return op_run(op);
 	case RM_POD:
+		if (t->pod_id[0] == '\0') {
+			op->step = RM_DONE;
+			return op_run(op);
+		}
+		copy_id(op->pod_id, t->pod_id);
 		rp.pod_sandbox_id = t->pod_id;
 		return op_call(op, CRI_REMOVE_POD_SANDBOX, &rp.base, 0);
 	default:
@@ -2791,14 +2793,15 @@ static int cri_start(struct executor *base, struct exec_req *req,
 }
 
 static int cri_stop(struct executor *base, struct exec_req *req,
-		    const char *task_id, int64_t grace_ns, exec_cb cb,
-		    struct sw_err *err)
+		    const char *task_id, int64_t grace_ns, bool removing,
+		    exec_cb cb, struct sw_err *err)
 {
 	struct op *op = op_begin(to_ex(base), OP_STOP, req, task_id, cb, err);
 
 	if (op == NULL)
 		return -(int)err->kind;
 	op->grace_ns = grace_ns >= 0 ? grace_ns : op->t->grace_ns;
+	op->keep_pod = removing;
 	/* This exit is the caller's doing: no event for it. */
 	op->t->watch = false;
 	return op_go(op);

@@ -474,7 +474,7 @@ static void report_unhealthy(struct agent *a, struct atask *t,
 	report_status(a, t->id, TASK_FAILED, &copy);
 }
 
-static void stop_task(struct agent *a, struct atask *t);
+static void stop_task(struct agent *a, struct atask *t, bool removing);
 
 static void on_health(void *data, const char *task_id,
 		      enum health_status status)
@@ -493,7 +493,7 @@ static void on_health(void *data, const char *task_id,
 		if (t->busy)
 			return;
 		t->unhealthy = true;
-		stop_task(a, t);
+		stop_task(a, t, false);
 	}
 }
 
@@ -653,12 +653,15 @@ static void on_stopped(struct exec_req *req, int status)
 	kick(a, FLUSH_MS);
 }
 
-static void stop_task(struct agent *a, struct atask *t)
+/* removing: the task's record goes once it is stopped (its service is
+ * gone), so the removal that follows releases what it ran in. */
+static void stop_task(struct agent *a, struct atask *t, bool removing)
 {
 	struct sw_err err;
 
 	t->busy = true;
-	if (executor_stop(a->ex, &t->req, t->id, -1, on_stopped, &err) != 0) {
+	if (executor_stop(a->ex, &t->req, t->id, -1, removing, on_stopped,
+			  &err) != 0) {
 		t->busy = false;
 		log_warn("agent: stopping task %s: %s", t->id, err.msg);
 	}
@@ -711,7 +714,8 @@ static int effective_state(struct agent *a, const char *id,
 	return r != NULL && r->s.state > t->state ? r->s.state : t->state;
 }
 
-static void drive_unwanted(struct agent *a, const char *id, int state)
+static void drive_unwanted(struct agent *a, const char *id, int state,
+			   int desired)
 {
 	struct atask *at = find(a, id);
 
@@ -721,7 +725,7 @@ static void drive_unwanted(struct agent *a, const char *id, int state)
 		report(a, id, TASK_SHUTDOWN, "shutdown", NULL);
 		return;
 	}
-	stop_task(a, at != NULL ? at : get(a, id));
+	stop_task(a, at != NULL ? at : get(a, id), desired == TASK_REMOVE);
 }
 
 static void drive(struct agent *a, const struct store_record *rec,
@@ -732,7 +736,7 @@ static void drive(struct agent *a, const struct store_record *rec,
 
 	if (t->desired_state > TASK_RUNNING &&
 	    t->desired_state != TASK_COMPLETE) {
-		drive_unwanted(a, rec->id, state);
+		drive_unwanted(a, rec->id, state, t->desired_state);
 		return;
 	}
 	if (task_state_terminal(state) || state < TASK_ASSIGNED)

@@ -264,8 +264,8 @@ struct executor_ops {
 	int (*start)(struct executor *ex, struct exec_req *req,
 		     const char *task_id, exec_cb cb, struct sw_err *err);
 	int (*stop)(struct executor *ex, struct exec_req *req,
-		    const char *task_id, int64_t grace_ns, exec_cb cb,
-		    struct sw_err *err);
+		    const char *task_id, int64_t grace_ns, bool removing,
+		    exec_cb cb, struct sw_err *err);
 	int (*remove)(struct executor *ex, struct exec_req *req,
 		      const char *task_id, exec_cb cb, struct sw_err *err);
 	int (*status)(struct executor *ex, struct exec_req *req,
@@ -316,15 +316,17 @@ static inline int executor_start(struct executor *ex, struct exec_req *req,
 }
 
 /* Stops the task: its stop signal, then SIGKILL after grace_ns (< 0: the
- * task's own grace period), then the rest of what it ran in. No event is
- * reported for this exit. Callback status 0: req->status is the final
- * state: COMPLETE / FAILED with the exit code the runtime reports, or
- * SHUTDOWN when it never started. */
+ * task's own grace period), then the rest of what it ran in, unless
+ * removing: the caller removes the task next, and the removal releases
+ * that anyway (with CRI: the pod and its network, torn down once instead
+ * of twice). No event is reported for this exit. Callback status 0:
+ * req->status is the final state: COMPLETE / FAILED with the exit code the
+ * runtime reports, or SHUTDOWN when it never started. */
 static inline int executor_stop(struct executor *ex, struct exec_req *req,
 				const char *task_id, int64_t grace_ns,
-				exec_cb cb, struct sw_err *err)
+				bool removing, exec_cb cb, struct sw_err *err)
 {
-	return ex->ops->stop(ex, req, task_id, grace_ns, cb, err);
+	return ex->ops->stop(ex, req, task_id, grace_ns, removing, cb, err);
 }
 
 /* Removes everything the task left behind (killing it if it still runs),

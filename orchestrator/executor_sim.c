@@ -357,8 +357,8 @@ static int sim_start(struct executor *ex, struct exec_req *req,
 }
 
 static int sim_stop(struct executor *ex, struct exec_req *req,
-		    const char *task_id, int64_t grace_ns, exec_cb cb,
-		    struct sw_err *err)
+		    const char *task_id, int64_t grace_ns, bool removing,
+		    exec_cb cb, struct sw_err *err)
 {
 	struct exec_sim *s = sim_of(ex);
 

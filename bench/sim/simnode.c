@@ -298,7 +298,7 @@ static void task_call_done(struct simtask *t)
 	if (t->busy)
 		return;
 	if (t->want_stop && !t->stopped && !n->stopping &&
-	    executor_stop(n->ex, &t->req, t->id, 0, on_stopped, &err) == 0) {
+	    executor_stop(n->ex, &t->req, t->id, 0, false, on_stopped, &err) == 0) {
 		t->busy = true;
 		return;
 	}

@@ -60,6 +60,7 @@ struct fx {
 	struct cri_req creq;
 	char exec_out[4096];
 	int exec_code;
+	int pod_state; /* ListPodSandbox through that client */
 	bool closed;
 };
 
@@ -244,14 +245,21 @@ static int do_start(struct fx *f, const char *id)
 		      &err, "start");
 }
 
-static int do_stop(struct fx *f, const char *id, int64_t grace_ns)
+static int do_stop_for(struct fx *f, const char *id, int64_t grace_ns,
+		       bool removing)
 {
 	struct sw_err err;
 
 	begin(f);
-	return finish(
-	    f, executor_stop(f->ex, &f->req, id, grace_ns, on_done, &err), &err,
-	    "stop");
+	return finish(f,
+		      executor_stop(f->ex, &f->req, id, grace_ns, removing,
+				    on_done, &err),
+		      &err, "stop");
+}
+
+static int do_stop(struct fx *f, const char *id, int64_t grace_ns)
+{
+	return do_stop_for(f, id, grace_ns, false);
 }
 
 static int do_remove(struct fx *f, const char *id)
@@ -324,6 +332,46 @@ static int exec_in(struct fx *f, const char *ctr_id, const char *const *argv,
 	wait_for(f, &f->done, WAIT_MS);
 	assert_int_equal(f->status, 0);
 	return f->exec_code;
+}
+
+static void on_pods(struct cri_req *req, int status)
+{
+	struct fx *f = req->data;
+	const Runtime__V1__ListPodSandboxResponse *r =
+	    req->reply.list_pod_sandbox;
+
+	f->done = true;
+	f->status = status;
+	f->pod_state = status != 0 || r->n_items == 0 ? -1 : (int)r->items[0]->state;
+}
+
+/* The CRI state of the task's pod: 0 READY, 1 NOTREADY; -1 when there is
+ * none. */
+static int pod_state(struct fx *f, const char *task_id)
+{
+	Runtime__V1__ListPodSandboxRequest msg =
+	    RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+	Runtime__V1__PodSandboxFilter flt =
+	    RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+	Runtime__V1__PodSandboxFilter__LabelSelectorEntry sel =
+	    RUNTIME__V1__POD_SANDBOX_FILTER__LABEL_SELECTOR_ENTRY__INIT;
+	Runtime__V1__PodSandboxFilter__LabelSelectorEntry *sels[] = {&sel};
+	struct sw_err err;
+
+	sel.key = (char *)EXEC_LABEL_TASK_ID;
+	sel.value = (char *)task_id;
+	flt.label_selector = sels;
+	flt.n_label_selector = 1;
+	msg.filter = &flt;
+	memset(&f->creq, 0, sizeof(f->creq));
+	f->creq.data = f;
+	f->done = false;
+	assert_int_equal(cri_call(&f->creq, f->cri, CRI_LIST_POD_SANDBOX,
+				  &msg.base, on_pods, &err),
+			 0);
+	wait_for(f, &f->done, WAIT_MS);
+	assert_int_equal(f->status, 0);
+	return f->pod_state;
 }
 
 #define EXEC(f, ctr, ...)                                                      \
@@ -680,6 +728,27 @@ static void test_bridge_network(void **state)
 	assert_int_equal(do_remove(f, id), 0);
 }
 
+/* A stop releases the task's pod (its network) unless the task is removed
+ * right after: then RemovePodSandbox does it, once. */
+static void test_stop_keeps_the_pod_for_removal(void **state)
+{
+	struct fx *f = need_containerd(state);
+	char id[ID_SWARM_LEN + 1];
+	struct exec_task t;
+
+	for (int removing = 0; removing <= 1; removing++) {
+		base_task(&t, id, f);
+		assert_int_equal(do_prepare(f, &t), 0);
+		assert_int_equal(do_start(f, id), 0);
+		assert_int_equal(pod_state(f, id), 0);
+		assert_int_equal(do_stop_for(f, id, 0, removing), 0);
+		assert_int_equal(f->st.exit_code, 137);
+		assert_int_equal(pod_state(f, id), removing ? 0 : 1);
+		assert_int_equal(do_remove(f, id), 0);
+		assert_int_equal(pod_state(f, id), -1);
+	}
+}
+
 /* A new executor on the same containerd finds a running task by its
  * labels, both for a call naming it and through list, and watches it. */
 static void test_list_adopts(void **state)
@@ -757,8 +826,8 @@ static void many_next(struct many *m, int i)
 				    &err);
 		break;
 	case 3:
-		rc = executor_stop(m->f->ex, &m->req[i], m->id[i], 0, on_many,
-				   &err);
+		rc = executor_stop(m->f->ex, &m->req[i], m->id[i], 0, false,
+				   on_many, &err);
 		break;
 	case 4:
 		rc = executor_remove(m->f->ex, &m->req[i], m->id[i], on_many,
@@ -889,6 +958,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_start_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bridge_network, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_keeps_the_pod_for_removal,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_adopts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_tasks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_close_cancels, setup,

@@ -119,7 +119,7 @@ static void test_lifecycle(void **state)
 
 	memset(&c, 0, sizeof(c));
 	c.req.data = &c;
-	assert_int_equal(executor_stop(f->ex, &c.req, "t1", -1, on_done, &err),
+	assert_int_equal(executor_stop(f->ex, &c.req, "t1", -1, false, on_done, &err),
 			 0);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(c.st.state, EXEC_COMPLETE);
@@ -153,7 +153,7 @@ static void test_one_call_per_task(void **state)
 	c.req.data = &c;
 	c2.req.data = &c2;
 	assert_int_equal(executor_start(f->ex, &c.req, "t1", on_done, &err), 0);
-	assert_int_equal(executor_stop(f->ex, &c2.req, "t1", -1, on_done, &err),
+	assert_int_equal(executor_stop(f->ex, &c2.req, "t1", -1, false, on_done, &err),
 			 -SW_ECONFLICT);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(c.fired, 1);
