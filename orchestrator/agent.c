@@ -28,6 +28,10 @@ struct atask {
 	struct exec_status started; /* reported as RUNNING once healthy */
 	bool ran;       /* reported RUNNING */
 	bool unhealthy; /* being stopped because it turned unhealthy */
+	/* An end was reported (stopped, exited, failed): nothing left to
+	 * stop, even while the store still says RUNNING because the report
+	 * is on its way. */
+	bool ended;
 	struct atask *next;
 };
 
@@ -144,8 +148,11 @@ static void report(struct agent *a, const char *id, int state,
 
 	if (state < r->s.state)
 		return;
-	if (task_state_terminal(state) && t != NULL && t->health != NULL)
-		health_monitor_stop(t->health);
+	if (task_state_terminal(state) && t != NULL) {
+		t->ended = true;
+		if (t->health != NULL)
+			health_monitor_stop(t->health);
+	}
 	r->s.state = state;
 	snprintf(r->s.message, sizeof(r->s.message), "%s", message);
 	snprintf(r->s.err, sizeof(r->s.err), "%s", err ? err : "");
@@ -719,7 +726,8 @@ static void drive_unwanted(struct agent *a, const char *id, int state,
 {
 	struct atask *at = find(a, id);
 
-	if (task_state_terminal(state) || (at != NULL && at->busy))
+	if (task_state_terminal(state) ||
+	    (at != NULL && (at->busy || at->ended)))
 		return;
 	if (state < TASK_ACCEPTED || (at == NULL && state < TASK_PREPARING)) {
 		report(a, id, TASK_SHUTDOWN, "shutdown", NULL);

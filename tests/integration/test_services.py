@@ -503,6 +503,9 @@ def test_rm_leaves_nothing_behind(sw, cli):
     assert ids <= task_dirs(sw)
     assert all(os.path.exists(os.path.join(sw.data_root, "tasks", i, "container.log"))
                for i in ids)
+    pods = live_containers(sw, "sandbox")
+    ctd_log = os.path.join(sw.data_root, "containerd", "containerd.log")
+    log_from = os.path.getsize(ctd_log)
     p = sw.docker("service", "rm", "gone", cli=cli)
     assert (p.returncode, p.stdout, p.stderr) == (0, "gone\n", "")
     r = sw.request("GET", "/v1.41/services/gone")
@@ -511,6 +514,15 @@ def test_rm_leaves_nothing_behind(sw, cli):
     wait_for(lambda: not (ids & task_dirs(sw)), 10, "the task directories to go")
     assert ctr_processes(sw) == {}
     assert [t for t in list_tasks(sw) if t["ID"] in ids] == []
+    # Each container is stopped once, and each pod's network torn down
+    # once (by RemovePodSandbox: the stop leaves the pod to the removal).
+    with open(ctd_log, "rb") as f:
+        f.seek(log_from)
+        log = f.read().decode(errors="replace")
+    assert {c: log.count('StopContainer for \\"%s\\" with' % c)
+            for c in containers_of(tasks)} == {c: 1 for c in containers_of(tasks)}, log[-4000:]
+    assert {p: log.count('TearDown network for sandbox \\"%s\\"' % p) for p in pods} == \
+        {p: 1 for p in pods}, log[-4000:]
 
 
 def test_restart_after_kill9_adopts_running_tasks(sw):
