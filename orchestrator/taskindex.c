@@ -9,24 +9,27 @@
 #include "orchestrator/task.h"
 
 /* The maps' values are pointers to these, owned by the index. */
-struct ix_service {
-	char *id;
+
+/* The tasks of one service or of one node: made with its first task,
+ * dropped with its last. */
+struct ix_group {
+	char *id;             /* the service's or node's */
 	struct strmap *tasks; /* task IDs, values unused */
 };
 
 struct ix_task {
-	struct ix_service *svc;
+	struct ix_group *svc;
 	bool broken;            /* does not unpack: a pass skips it too */
 	struct node_load share; /* what it takes while live (tasks = 1) */
-	char *placed;           /* the node it was given, NULL: none yet */
+	struct ix_group *node;  /* the node it was given, NULL: none yet */
 	bool counted;           /* its share is in that node's load */
 };
 
 struct taskindex {
 	struct strmap *tasks;    /* task ID -> struct ix_task * */
-	struct strmap *services; /* service ID -> struct ix_service * */
+	struct strmap *services; /* service ID -> struct ix_group * */
+	struct strmap *placed;   /* node ID -> struct ix_group * */
 	struct strmap *loads;    /* node ID -> struct node_load * */
-	struct strmap *placed;   /* node ID -> struct strmap * of task IDs */
 };
 
 static void *ptr_of(const int64_t *v)
@@ -55,6 +58,59 @@ struct taskindex *taskindex_new(void)
 	return ix;
 }
 
+/* ---- groups ------------------------------------------------------------------ */
+
+static void free_group(struct ix_group *g)
+{
+	strmap_free(g->tasks);
+	free(g->id);
+	free(g);
+}
+
+/* Adds task_id to the group of key in groups; returns that group. */
+static struct ix_group *group_join(struct strmap *groups, const char *key,
+				   const char *task_id)
+{
+	struct ix_group *g = ptr_of(strmap_find(groups, key));
+
+	if (g == NULL) {
+		g = xcalloc(1, sizeof(*g));
+		g->id = xstrdup(key);
+		g->tasks = strmap_new();
+		put_ptr(groups, key, g);
+	}
+	strmap_slot(g->tasks, task_id);
+	return g;
+}
+
+static void group_leave(struct strmap *groups, struct ix_group *g,
+			const char *task_id)
+{
+	strmap_remove(g->tasks, task_id);
+	if (strmap_count(g->tasks) > 0)
+		return;
+	strmap_remove(groups, g->id);
+	free_group(g);
+}
+
+static const struct strmap *group_tasks(const struct strmap *groups,
+					const char *key)
+{
+	const struct ix_group *g = ptr_of(strmap_find(groups, key));
+
+	return g != NULL ? g->tasks : NULL;
+}
+
+static void free_groups(struct strmap *groups)
+{
+	size_t pos = 0;
+	int64_t v;
+
+	while (strmap_next(groups, &pos, &v) != NULL)
+		free_group(ptr_of(&v));
+	strmap_free(groups);
+}
+
 static void clear(struct taskindex *ix)
 {
 	size_t pos = 0;
@@ -64,16 +120,7 @@ static void clear(struct taskindex *ix)
 		struct ix_task *t = ptr_of(&v);
 
 		free(t->share.ports);
-		free(t->placed);
 		free(t);
-	}
-	pos = 0;
-	while (strmap_next(ix->services, &pos, &v) != NULL) {
-		struct ix_service *s = ptr_of(&v);
-
-		strmap_free(s->tasks);
-		free(s->id);
-		free(s);
 	}
 	pos = 0;
 	while (strmap_next(ix->loads, &pos, &v) != NULL) {
@@ -82,12 +129,9 @@ static void clear(struct taskindex *ix)
 		free(l->ports);
 		free(l);
 	}
-	pos = 0;
-	while (strmap_next(ix->placed, &pos, &v) != NULL)
-		strmap_free(ptr_of(&v));
-	strmap_free(ix->placed);
+	free_groups(ix->services);
+	free_groups(ix->placed);
 	strmap_free(ix->tasks);
-	strmap_free(ix->services);
 	strmap_free(ix->loads);
 }
 
@@ -157,13 +201,13 @@ static bool is_live(const struct task_peek *pk)
 	       !task_state_terminal(pk->state) && pk->node_len > 0;
 }
 
-/* Once placed (t->placed as pk says). */
+/* Once placed (t->node as pk says). */
 static void count(struct taskindex *ix, struct ix_task *t,
 		  const struct task_peek *pk)
 {
 	if (t->broken || !is_live(pk))
 		return;
-	node_load_add(load_slot(ix, t->placed), &t->share);
+	node_load_add(load_slot(ix, t->node->id), &t->share);
 	t->counted = true;
 }
 
@@ -171,7 +215,7 @@ static void uncount(struct taskindex *ix, struct ix_task *t)
 {
 	if (!t->counted)
 		return;
-	node_load_sub(load_slot(ix, t->placed), &t->share);
+	node_load_sub(load_slot(ix, t->node->id), &t->share);
 	t->counted = false;
 }
 
@@ -179,40 +223,26 @@ static void uncount(struct taskindex *ix, struct ix_task *t)
 
 static void unplace(struct taskindex *ix, struct ix_task *t, const char *id)
 {
-	struct strmap *set;
-
-	if (t->placed == NULL)
+	if (t->node == NULL)
 		return;
-	set = ptr_of(strmap_find(ix->placed, t->placed));
-	if (set != NULL) {
-		strmap_remove(set, id);
-		if (strmap_count(set) == 0) {
-			strmap_free(set);
-			strmap_remove(ix->placed, t->placed);
-		}
-	}
-	free(t->placed);
-	t->placed = NULL;
+	group_leave(ix->placed, t->node, id);
+	t->node = NULL;
 }
 
 static void place(struct taskindex *ix, struct ix_task *t, const char *id,
 		  const struct task_peek *pk)
 {
-	struct strmap *set;
+	char *node;
 
-	if (t->placed != NULL && strlen(t->placed) == pk->node_len &&
-	    memcmp(t->placed, pk->node, pk->node_len) == 0)
+	if (t->node != NULL && strlen(t->node->id) == pk->node_len &&
+	    memcmp(t->node->id, pk->node, pk->node_len) == 0)
 		return;
 	unplace(ix, t, id);
 	if (pk->node_len == 0)
 		return;
-	t->placed = xstrndup(pk->node, pk->node_len);
-	set = ptr_of(strmap_find(ix->placed, t->placed));
-	if (set == NULL) {
-		set = strmap_new();
-		put_ptr(ix->placed, t->placed, set);
-	}
-	strmap_slot(set, id);
+	node = xstrndup(pk->node, pk->node_len);
+	t->node = group_join(ix->placed, node, id);
+	free(node);
 }
 
 /* Where the task's share counts and which node holds it, as rec says. */
@@ -246,19 +276,6 @@ void node_load_of_task(const Swarmd__Task *t, struct node_load *share)
 			add_ports(share, &s->ports[i]->published, 1);
 }
 
-static struct ix_service *service(struct taskindex *ix, const char *id)
-{
-	struct ix_service *s = ptr_of(strmap_find(ix->services, id));
-
-	if (s == NULL) {
-		s = xcalloc(1, sizeof(*s));
-		s->id = xstrdup(id);
-		s->tasks = strmap_new();
-		put_ptr(ix->services, id, s);
-	}
-	return s;
-}
-
 static void add_task(struct taskindex *ix, const struct store_record *rec)
 {
 	Swarmd__Task *u = tasks_unpack(rec);
@@ -267,8 +284,8 @@ static void add_task(struct taskindex *ix, const struct store_record *rec)
 	t->broken = u == NULL;
 	if (u != NULL)
 		node_load_of_task(u, &t->share);
-	t->svc = service(ix, u != NULL ? u->service_id : "");
-	*strmap_slot(t->svc->tasks, rec->id) = 1;
+	t->svc = group_join(ix->services, u != NULL ? u->service_id : "",
+			    rec->id);
 	put_ptr(ix->tasks, rec->id, t);
 	follow(ix, t, rec->id, rec);
 	swarmd__task__free_unpacked(u, NULL);
@@ -277,20 +294,12 @@ static void add_task(struct taskindex *ix, const struct store_record *rec)
 static void remove_task(struct taskindex *ix, const char *id)
 {
 	struct ix_task *t = ptr_of(strmap_find(ix->tasks, id));
-	struct ix_service *s;
 
 	if (t == NULL)
 		return;
 	uncount(ix, t);
 	unplace(ix, t, id);
-	s = t->svc;
-	strmap_remove(s->tasks, id);
-	if (strmap_count(s->tasks) == 0) {
-		strmap_remove(ix->services, s->id);
-		strmap_free(s->tasks);
-		free(s->id);
-		free(s);
-	}
+	group_leave(ix->services, t->svc, id);
 	strmap_remove(ix->tasks, id);
 	free(t->share.ports);
 	free(t);
@@ -330,9 +339,7 @@ void taskindex_apply(struct taskindex *ix, const struct store_event *e)
 const struct strmap *taskindex_tasks_of(const struct taskindex *ix,
 					const char *svc_id)
 {
-	const struct ix_service *s = ptr_of(strmap_find(ix->services, svc_id));
-
-	return s != NULL ? s->tasks : NULL;
+	return group_tasks(ix->services, svc_id);
 }
 
 const struct node_load *taskindex_load(const struct taskindex *ix,
@@ -356,7 +363,7 @@ bool taskindex_share(const struct taskindex *ix, const char *task_id,
 
 	if (t == NULL || !t->counted)
 		return false;
-	*node = t->placed;
+	*node = t->node->id;
 	*share = &t->share;
 	return true;
 }
@@ -364,7 +371,7 @@ bool taskindex_share(const struct taskindex *ix, const char *task_id,
 const struct strmap *taskindex_tasks_on(const struct taskindex *ix,
 					const char *node_id)
 {
-	return ptr_of(strmap_find(ix->placed, node_id));
+	return group_tasks(ix->placed, node_id);
 }
 
 const char *taskindex_service_of(const struct taskindex *ix,
