@@ -85,9 +85,10 @@ def tasks_on(manager, service):
 
 
 def test_node_changes_reach_the_services_they_concern(cluster):
-    """A pass after a node's change reads only the services it concerns:
-    the global ones (a node joins, is drained), those with tasks on it
-    (drained), those waiting for a node (a label makes it fit)."""
+    """A node's change reaches the services it concerns, now that a pass
+    after it reads only those: the global ones (a node joins, is drained),
+    those with tasks on it (drained), those waiting for a node (a label
+    makes it fit)."""
     manager = start_manager(cluster)
     mid = harness.api_json(manager, "GET", "/v1.41/info")["Swarm"]["NodeID"]
     manager.docker("service", "create", "-d", "--name", "g", "--mode", "global",
